@@ -1,0 +1,82 @@
+/**
+ * Opus with opusscript (design.md §3.4): one long-lived 16 kHz VOIP encoder for the uplink and one
+ * decoder at a fixed output rate for the downlink. Buffers only; `delete()` frees the wasm memory.
+ */
+import OpusScript from 'opusscript';
+import { ErrorCode, type Fault, describeError, fault } from '../core/errors.js';
+import { CAPTURE_RATE, FRAME_BYTES, FRAME_SAMPLES } from './audio-port.js';
+
+type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
+export const OPUS_RATES: readonly OpusRate[] = [8000, 12000, 16000, 24000, 48000];
+
+export function isOpusRate(n: number): n is OpusRate {
+  return (OPUS_RATES as readonly number[]).includes(n);
+}
+
+// libopus CTL request numbers (opus_defines.h).
+const OPUS_SET_BITRATE = 4002;
+const OPUS_SET_COMPLEXITY = 4010;
+const OPUS_RESET_STATE = 4028;
+
+export interface EncoderOptions {
+  /** 0–10; the firmware uses 0, we default to 5 (design.md §3.4). */
+  readonly complexity: number;
+  /** Bits per second, or undefined for libopus' automatic choice. */
+  readonly bitrate?: number | undefined;
+}
+
+export class OpusEncoder {
+  #opus: OpusScript | undefined;
+
+  constructor(options: EncoderOptions) {
+    const opus = new OpusScript(CAPTURE_RATE, 1, OpusScript.Application.VOIP);
+    opus.encoderCTL(OPUS_SET_COMPLEXITY, options.complexity);
+    if (options.bitrate !== undefined) opus.encoderCTL(OPUS_SET_BITRATE, options.bitrate);
+    this.#opus = opus;
+  }
+
+  /** Encodes one 60 ms frame (exactly FRAME_BYTES of 16 kHz PCM) into one Opus packet. */
+  encode(pcm: Buffer): Buffer {
+    if (!this.#opus) throw new Error('OpusEncoder used after delete()');
+    if (pcm.length !== FRAME_BYTES) throw new RangeError(`expected ${FRAME_BYTES} bytes, got ${pcm.length}`);
+    return this.#opus.encode(pcm, FRAME_SAMPLES);
+  }
+
+  delete(): void {
+    this.#opus?.delete();
+    this.#opus = undefined;
+  }
+}
+
+export class OpusDecoder {
+  #opus: OpusScript | undefined;
+
+  /** `rate` is ours, never the server hello's (protocol.md §4.3). */
+  constructor(readonly rate: OpusRate) {
+    this.#opus = new OpusScript(rate, 1, OpusScript.Application.VOIP);
+  }
+
+  /** Decodes one packet; an invalid packet is a Fault value, not an exception. */
+  decode(packet: Buffer): Buffer | Fault {
+    if (!this.#opus) throw new Error('OpusDecoder used after delete()');
+    // opusscript copies the packet into a fixed 3828-byte wasm buffer; a larger one would overrun it.
+    if (packet.length === 0 || packet.length > OpusScript.MAX_PACKET_SIZE) {
+      return fault(ErrorCode.OpusDecode, `invalid Opus packet length ${packet.length}`);
+    }
+    try {
+      return this.#opus.decode(packet);
+    } catch (err) {
+      return fault(ErrorCode.OpusDecode, describeError(err));
+    }
+  }
+
+  /** Forget the previous stream's state (each `tts start`, protocol.md §11.8). */
+  reset(): void {
+    this.#opus?.decoderCTL(OPUS_RESET_STATE, 0);
+  }
+
+  delete(): void {
+    this.#opus?.delete();
+    this.#opus = undefined;
+  }
+}

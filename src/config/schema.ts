@@ -1,0 +1,148 @@
+/**
+ * The one config schema (design.md §3.1, §5.9): every field with its type, default, bounds and a
+ * one-line doc. The README's config reference is generated from this file (`speakerd config-doc`).
+ */
+import { z } from 'zod';
+
+const ms = (def: number, min: number, max: number, doc: string) =>
+  z.number().int().min(min).max(max).default(def).describe(doc);
+
+const macRe = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+const uuidV4Re = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+export const serverSchema = z
+  .object({
+    websocketUrl: z
+      .string()
+      .regex(/^wss?:\/\/[^\s/]+/, 'must be a ws:// or wss:// URL')
+      .default('ws://127.0.0.1:8000/xiaozhi/v1/')
+      .describe('xiaozhi WebSocket URL (protocol.md §2.1); env SPEAKERD_SERVER_URL'),
+    token: z
+      .string()
+      .default('')
+      .describe('access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2); env SPEAKERD_TOKEN'),
+    allowInsecureTls: z
+      .boolean()
+      .default(false)
+      .describe('accept self-signed/invalid TLS certificates for wss:// (explicit opt-in)'),
+  })
+  .strict();
+
+export const identitySchema = z
+  .object({
+    deviceId: z
+      .string()
+      .regex(macRe, 'must be a lowercase MAC like aa:bb:cc:dd:ee:ff')
+      .optional()
+      .describe('Device-Id override; default: MAC of `interface` (protocol.md §2.4)'),
+    clientId: z
+      .string()
+      .regex(uuidV4Re, 'must be a lowercase UUID v4')
+      .optional()
+      .describe('Client-Id override; default: a UUID v4 created once in stateDir'),
+    interface: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('network interface whose MAC is the Device-Id; default: first non-loopback with a unicast MAC'),
+  })
+  .strict();
+
+export const connectionSchema = z
+  .object({
+    mode: z
+      .enum(['persistent', 'on-demand'])
+      .default('persistent')
+      .describe('persistent: always connected; on-demand: connect on press like the firmware'),
+    handshakeTimeoutMs: ms(10_000, 1_000, 120_000, 'TCP+TLS+HTTP upgrade must finish within this time'),
+    helloTimeoutMs: ms(10_000, 1_000, 120_000, 'wait this long for the server hello (protocol.md §3.3)'),
+    pingIntervalMs: ms(5_000, 500, 120_000, 'send a WebSocket ping this often'),
+    pongTimeoutMs: ms(4_000, 500, 120_000, 'no inbound frame or pong this long after a ping → terminate()'),
+    backoffBaseMs: ms(500, 10, 60_000, 'first reconnect delay ceiling (full jitter)'),
+    backoffCapMs: ms(30_000, 100, 600_000, 'largest reconnect delay ceiling'),
+    backoffResetMs: ms(30_000, 1_000, 3_600_000, 'a connection ready this long resets the backoff'),
+    routineReconnectMs: ms(
+      1_000,
+      0,
+      60_000,
+      'after a routine server close (1000/1001/1005) reconnect within a random delay up to this',
+    ),
+    authFailureWindowMs: ms(
+      3_000,
+      100,
+      60_000,
+      'a close this soon after the upgrade, before the server hello, counts toward re-authentication',
+    ),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(64 * 1024 * 1024)
+      .default(1024 * 1024)
+      .describe('largest inbound WebSocket message; bigger ones close the connection (1009)'),
+    maxBufferedBytes: z
+      .number()
+      .int()
+      .min(4 * 1024)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024)
+      .describe('drop (and count) outgoing audio frames while the socket has more than this queued'),
+  })
+  .strict()
+  .refine((c) => c.backoffCapMs >= c.backoffBaseMs, {
+    message: 'backoffCapMs must be ≥ backoffBaseMs',
+    path: ['backoffCapMs'],
+  });
+
+export const conversationSchema = z
+  .object({
+    buttonMode: z
+      .enum(['toggle', 'push-to-talk'])
+      .default('toggle')
+      .describe('toggle: click to talk (auto mode); push-to-talk: hold to talk (manual mode)'),
+    listenDeadlineMs: ms(30_000, 1_000, 600_000, 'listening with no stt/tts reply this long → idle'),
+    replyDeadlineMs: ms(15_000, 1_000, 600_000, 'after listen stop, no tts start this long → idle'),
+    speakingDeadlineMs: ms(10_000, 1_000, 600_000, 'speaking with no audio and no tts stop this long → idle'),
+    errorDisplayMs: ms(2_000, 100, 10_000, 'how long the error indicator shows before the device recovers'),
+  })
+  .strict();
+
+export const audioSchema = z
+  .object({
+    captureDevice: z.string().min(1).default('default').describe('ALSA capture PCM, e.g. plughw:CARD=Device,DEV=0'),
+    playbackDevice: z.string().min(1).default('default').describe('ALSA playback PCM'),
+    decodeRate: z
+      .union([z.literal(16000), z.literal(24000), z.literal(48000)])
+      .default(24000)
+      .describe('fixed downlink decode/playback rate, whatever the server hello says (protocol.md §4.3)'),
+    opusComplexity: z.number().int().min(0).max(10).default(5).describe('uplink Opus encoder complexity 0–10'),
+    opusBitrate: z
+      .number()
+      .int()
+      .min(6_000)
+      .max(128_000)
+      .optional()
+      .describe('uplink Opus bitrate in bit/s; default: libopus automatic'),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: serverSchema.default(serverSchema.parse({})),
+    identity: identitySchema.default({}),
+    stateDir: z.string().min(1).default('/var/lib/speakerd').describe('where Client-Id and caches are kept'),
+    connection: connectionSchema.default(connectionSchema.parse({})),
+    conversation: conversationSchema.default(conversationSchema.parse({})),
+    audio: audioSchema.default(audioSchema.parse({})),
+    hardware: z
+      .enum(['gpio', 'simulated'])
+      .default('gpio')
+      .describe('simulated: keyboard button and terminal LEDs (also --sim); never a silent fallback'),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('log level'),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConnectionConfig = Config['connection'];
+export type ConversationConfig = Config['conversation'];
+export type AudioConfig = Config['audio'];

@@ -1,0 +1,43 @@
+/**
+ * Stable error codes for operational failures (design.md §5.10). These appear in logs and STATUS
+ * lines, so an operator can grep a fleet for them; never rename one.
+ */
+export const ErrorCode = {
+  ConfigInvalid: 'E_CONFIG_INVALID',
+  ConnectFailed: 'E_CONNECT_FAILED',
+  HelloTimeout: 'E_HELLO_TIMEOUT',
+  HeartbeatTimeout: 'E_HEARTBEAT_TIMEOUT',
+  AuthRejected: 'E_AUTH_REJECTED',
+  SendFailed: 'E_SEND_FAILED',
+  ConnectionLost: 'E_CONNECTION_LOST',
+  MessageTooBig: 'E_MESSAGE_TOO_BIG',
+  ProtocolViolation: 'E_PROTOCOL',
+  ListenDeadline: 'E_DEADLINE_LISTENING',
+  ReplyDeadline: 'E_DEADLINE_REPLY',
+  SpeakingDeadline: 'E_DEADLINE_SPEAKING',
+  AudioSource: 'E_AUDIO_SOURCE',
+  AudioSink: 'E_AUDIO_SINK',
+  OpusDecode: 'E_OPUS_DECODE',
+  Identity: 'E_IDENTITY',
+  Credentials: 'E_CREDENTIALS',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An operational failure carried as a value: a stable code plus a human sentence. */
+export interface Fault {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+export function fault(code: ErrorCode, message: string): Fault {
+  return { code, message };
+}
+
+/** Turn any thrown value into a readable message without losing its code (ECONNREFUSED…). */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
+  }
+  return String(err);
+}

@@ -1,0 +1,44 @@
+import type { EventEmitter } from 'node:events';
+import type { ClientMessage, ServerHello, ServerMessage } from '../protocol/messages.js';
+
+/**
+ * The connection's one state (design.md §3.2):
+ * offline → connecting → handshaking → ready → (closing) → backoff → connecting …
+ * `idle` is the on-demand mode's rest state: no connection and none wanted until the next press.
+ */
+export type LinkState = 'offline' | 'connecting' | 'handshaking' | 'ready' | 'closing' | 'backoff' | 'idle' | 'stopped';
+
+export interface LinkLoss {
+  /** Human cause for logs/STATUS, e.g. "server closed 1005", "heartbeat timeout". */
+  readonly cause: string;
+  /** 1000/1001/1005 from the server: a routine end of session, not an error (protocol.md §8). */
+  readonly routine: boolean;
+}
+
+export interface SessionEvents {
+  state: [to: LinkState, from: LinkState, reason: string];
+  /** The server hello arrived; sends are possible from now on. */
+  ready: [hello: ServerHello];
+  /** A ready connection ended (any cause). Emitted before the state leaves `ready`'s successor. */
+  lost: [loss: LinkLoss];
+  message: [message: ServerMessage];
+  audio: [opus: Buffer];
+}
+
+/** What the conversation needs from the connection supervisor. */
+export interface SessionPort extends EventEmitter<SessionEvents> {
+  readonly state: LinkState;
+  /** Short text for STATUS/LEDs: e.g. "retry in 4.2 s (ECONNREFUSED)". */
+  readonly detail: string;
+  /**
+   * Guarded send (design.md §1.1): true only if the frame was handed to an open, ready socket.
+   * Never throws; a write error is a connection fault handled by the supervisor.
+   */
+  send(message: ClientMessage): boolean;
+  /** Guarded audio send; false (and counted) when not ready or past the bufferedAmount bound. */
+  sendAudio(opus: Buffer): boolean;
+  /** The user is waiting: connect now if not connected (cancels a pending backoff timer). */
+  connectNow(reason: string): void;
+  /** Drop the current connection and reconnect now with fresh credentials (long press). */
+  reconnectFresh(reason: string): void;
+}

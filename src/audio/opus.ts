@@ -3,7 +3,7 @@
  * decoder at a fixed output rate for the downlink. Buffers only; `delete()` frees the wasm memory.
  */
 import OpusScript from 'opusscript';
-import { ErrorCode, type Fault, describeError, fault } from '../core/errors.js';
+import { describeError, ErrorCode, type Fault, fault } from '../core/errors.js';
 import { CAPTURE_RATE, FRAME_BYTES, FRAME_SAMPLES } from './audio-port.js';
 
 type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;

@@ -20,7 +20,9 @@ export const serverSchema = z
     token: z
       .string()
       .default('')
-      .describe('access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2); env SPEAKERD_TOKEN'),
+      .describe(
+        'access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2); env SPEAKERD_TOKEN',
+      ),
     allowInsecureTls: z
       .boolean()
       .default(false)
@@ -44,7 +46,9 @@ export const identitySchema = z
       .string()
       .min(1)
       .optional()
-      .describe('network interface whose MAC is the Device-Id; default: first non-loopback with a unicast MAC'),
+      .describe(
+        'network interface whose MAC is the Device-Id; default: first non-loopback with a unicast MAC',
+      ),
   })
   .strict();
 
@@ -109,13 +113,23 @@ export const conversationSchema = z
 
 export const audioSchema = z
   .object({
-    captureDevice: z.string().min(1).default('default').describe('ALSA capture PCM, e.g. plughw:CARD=Device,DEV=0'),
+    captureDevice: z
+      .string()
+      .min(1)
+      .default('default')
+      .describe('ALSA capture PCM, e.g. plughw:CARD=Device,DEV=0'),
     playbackDevice: z.string().min(1).default('default').describe('ALSA playback PCM'),
     decodeRate: z
       .union([z.literal(16000), z.literal(24000), z.literal(48000)])
       .default(24000)
       .describe('fixed downlink decode/playback rate, whatever the server hello says (protocol.md §4.3)'),
-    opusComplexity: z.number().int().min(0).max(10).default(5).describe('uplink Opus encoder complexity 0–10'),
+    opusComplexity: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(5)
+      .describe('uplink Opus encoder complexity 0–10'),
     opusBitrate: z
       .number()
       .int()
@@ -138,7 +152,10 @@ export const configSchema = z
       .enum(['gpio', 'simulated'])
       .default('gpio')
       .describe('simulated: keyboard button and terminal LEDs (also --sim); never a silent fallback'),
-    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('log level'),
+    logLevel: z
+      .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+      .default('info')
+      .describe('log level'),
   })
   .strict();
 

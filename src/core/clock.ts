@@ -88,6 +88,13 @@ export class ManualClock implements Clock {
     return best;
   }
 
+  /** Milliseconds until the next due timer; a test that expects one and finds none is wrong. */
+  msToNext(): number {
+    const at = this.nextAt();
+    if (at === undefined) throw new Error('ManualClock: no timer pending');
+    return at - this.#now;
+  }
+
   advance(ms: number): void {
     const end = this.#now + ms;
     for (;;) {

@@ -26,7 +26,10 @@ export class StateCell<S extends string> extends EventEmitter<{ change: [to: S, 
     const from = this.#state;
     if (from === to) return false;
     this.#state = to;
-    this.log.info({ ...extra, [`${this.what}_from`]: from, [`${this.what}_to`]: to, reason }, `${this.what} ${from} → ${to}: ${reason}`);
+    this.log.info(
+      { ...extra, [`${this.what}_from`]: from, [`${this.what}_to`]: to, reason },
+      `${this.what} ${from} → ${to}: ${reason}`,
+    );
     this.emit('change', to, from, reason);
     return true;
   }

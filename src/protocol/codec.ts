@@ -75,7 +75,8 @@ function parseAudioParams(v: unknown): Partial<AudioParams> | undefined | string
   for (const k of ['sample_rate', 'channels', 'frame_duration'] as const) {
     const n = v[k];
     if (n === undefined) continue;
-    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0) return `audio_params.${k} is not a positive number`;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n <= 0)
+      return `audio_params.${k} is not a positive number`;
     out[k] = n;
   }
   return out;
@@ -136,7 +137,9 @@ export function decodeServerFrame(data: Buffer | string, isBinary: boolean): Ser
         if (text === null) return invalid('tts sentence_start with non-string text');
         return msg({ type: 'tts', state, ...session, ...(text === undefined ? {} : { text }) });
       }
-      return invalid(state === undefined ? 'tts without "state"' : `tts with unknown state ${JSON.stringify(state)}`);
+      return invalid(
+        state === undefined ? 'tts without "state"' : `tts with unknown state ${JSON.stringify(state)}`,
+      );
     }
     case 'mcp': {
       const payload = parseMcpPayload(o);
@@ -230,7 +233,11 @@ export function decodeClientFrame(data: Buffer | string, isBinary: boolean): Cli
       return invalid(state === undefined ? 'listen without "state"' : `listen with unknown state`);
     }
     case 'abort':
-      return msg(o.reason === 'wake_word_detected' ? { type: 'abort', reason: 'wake_word_detected' } : { type: 'abort' });
+      return msg(
+        o.reason === 'wake_word_detected'
+          ? { type: 'abort', reason: 'wake_word_detected' }
+          : { type: 'abort' },
+      );
     case 'mcp': {
       const payload = parseMcpPayload(o);
       if (typeof payload === 'string') return invalid(payload);

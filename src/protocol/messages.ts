@@ -110,7 +110,12 @@ export interface ServerLlm {
 export type ServerTts =
   | { readonly type: 'tts'; readonly state: 'start'; readonly session_id?: string }
   | { readonly type: 'tts'; readonly state: 'stop'; readonly session_id?: string }
-  | { readonly type: 'tts'; readonly state: 'sentence_start'; readonly text?: string; readonly session_id?: string };
+  | {
+      readonly type: 'tts';
+      readonly state: 'sentence_start';
+      readonly text?: string;
+      readonly session_id?: string;
+    };
 
 export interface ServerMcp {
   readonly type: 'mcp';

@@ -6,7 +6,15 @@ import type { ClientMessage, ServerHello, ServerMessage } from '../protocol/mess
  * offline → connecting → handshaking → ready → (closing) → backoff → connecting …
  * `idle` is the on-demand mode's rest state: no connection and none wanted until the next press.
  */
-export type LinkState = 'offline' | 'connecting' | 'handshaking' | 'ready' | 'closing' | 'backoff' | 'idle' | 'stopped';
+export type LinkState =
+  | 'offline'
+  | 'connecting'
+  | 'handshaking'
+  | 'ready'
+  | 'closing'
+  | 'backoff'
+  | 'idle'
+  | 'stopped';
 
 export interface LinkLoss {
   /** Human cause for logs/STATUS, e.g. "server closed 1005", "heartbeat timeout". */

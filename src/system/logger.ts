@@ -49,7 +49,13 @@ export function createLogger(options: LoggerOptions): Logger {
     options.format === 'journal'
       ? journalStream(base)
       : options.format === 'pretty'
-        ? pretty({ sync: true, colorize: true, destination: 1, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' })
+        ? pretty({
+            sync: true,
+            colorize: true,
+            destination: 1,
+            ignore: 'pid,hostname',
+            translateTime: 'HH:MM:ss.l',
+          })
         : base;
   return pino(
     {
@@ -57,7 +63,13 @@ export function createLogger(options: LoggerOptions): Logger {
       base: options.deviceId ? { device_id: options.deviceId } : {},
       // Never let a token reach the journal.
       redact: {
-        paths: ['token', '*.token', 'headers.Authorization', 'headers.authorization', '*.headers.Authorization'],
+        paths: [
+          'token',
+          '*.token',
+          'headers.Authorization',
+          'headers.authorization',
+          '*.headers.Authorization',
+        ],
         censor: '[redacted]',
       },
       timestamp: pino.stdTimeFunctions.isoTime,

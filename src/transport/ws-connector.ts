@@ -4,7 +4,13 @@
  */
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import type { ConnectRequest, Connection, ConnectionEvents, ConnectionState, Connector } from './connection.js';
+import type {
+  Connection,
+  ConnectionEvents,
+  ConnectionState,
+  Connector,
+  ConnectRequest,
+} from './connection.js';
 
 const STATES: readonly ConnectionState[] = ['connecting', 'open', 'closing', 'closed'];
 
@@ -27,7 +33,11 @@ class WsConnection extends EventEmitter<ConnectionEvents> implements Connection 
     ws.on('open', () => this.emit('open'));
     ws.on('message', (data, isBinary) => {
       // ws hands a Buffer for the default binaryType ('nodebuffer'); fragments arrive joined.
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+      const buf = Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data);
       this.emit('frame', buf, isBinary);
     });
     ws.on('pong', () => this.emit('pong'));

@@ -1,0 +1,126 @@
+/**
+ * Subcommands (design.md §2): parsing and the commands that need no device adapters. `run` and
+ * `demo` are composed in main.ts, the only file that knows the real and simulated adapters.
+ */
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import { configReference } from './config/doc.js';
+import { checkConfig, EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
+import { formatIdentity, resolveIdentity } from './provisioning/identity.js';
+
+export const USAGE = `usage: speakerd <command> [options]
+
+commands:
+  run [--config F] [--sim] [--mic FILE] [--tts-out FILE]
+                         run the daemon (--sim: Enter = click, p/r = press/release, l = long press;
+                         mic from a 16 kHz PCM file, TTS to a raw 24 kHz file or nowhere)
+  check-config [--config F]
+                         validate the config (exit 0, or 78 with every error listed)
+  identity [--config F]  print the Device-Id and Client-Id (creating the Client-Id once)
+  dev-server [options]   run the embedded xiaozhi-compatible server (see: speakerd dev-server --help)
+  demo                   dev-server + simulated device + one scripted turn, then exit
+  config-doc             print the config reference (Markdown)
+  help                   this text
+
+environment: SPEAKERD_CONFIG, SPEAKERD_SERVER_URL, SPEAKERD_TOKEN, SPEAKERD_STATE_DIR, SPEAKERD_MODE,
+             SPEAKERD_LOG_LEVEL, SPEAKERD_DEVICE_ID, SPEAKERD_CLIENT_ID`;
+
+export interface Io {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface RunOptions {
+  readonly configPath: string | undefined;
+  readonly sim: boolean;
+  readonly mic: string | undefined;
+  readonly ttsOut: string | undefined;
+}
+
+export type Command =
+  | { readonly name: 'run'; readonly options: RunOptions }
+  | { readonly name: 'check-config'; readonly configPath: string | undefined }
+  | { readonly name: 'identity'; readonly configPath: string | undefined }
+  | { readonly name: 'dev-server'; readonly argv: string[] }
+  | { readonly name: 'demo'; readonly argv: string[] }
+  | { readonly name: 'config-doc' }
+  | { readonly name: 'help' }
+  | { readonly name: 'usage-error'; readonly message: string };
+
+export function parseCommand(argv: readonly string[]): Command {
+  const [name, ...rest] = argv;
+  try {
+    switch (name) {
+      case 'run': {
+        const { values } = parseArgs({
+          args: rest,
+          options: {
+            config: { type: 'string' },
+            sim: { type: 'boolean', default: false },
+            mic: { type: 'string' },
+            'tts-out': { type: 'string' },
+          },
+          strict: true,
+        });
+        return {
+          name,
+          options: {
+            configPath: values.config,
+            sim: values.sim === true,
+            mic: values.mic,
+            ttsOut: values['tts-out'],
+          },
+        };
+      }
+      case 'check-config':
+      case 'identity': {
+        const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } }, strict: true });
+        return { name, configPath: values.config };
+      }
+      case 'dev-server':
+      case 'demo':
+        return { name, argv: rest };
+      case 'config-doc':
+        return { name };
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        return { name: 'help' };
+      default:
+        return { name: 'usage-error', message: `unknown command ${JSON.stringify(name)}` };
+    }
+  } catch (err) {
+    return { name: 'usage-error', message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function runCheckConfig(configPath: string | undefined, io: Io): number {
+  return checkConfig({
+    ...(configPath === undefined ? {} : { path: configPath }),
+    env: io.env,
+    out: io.out,
+    err: io.err,
+  });
+}
+
+export async function runIdentity(configPath: string | undefined, io: Io, log: Logger): Promise<number> {
+  const loaded = loadConfig({ ...(configPath === undefined ? {} : { path: configPath }), env: io.env });
+  if (!loaded.ok) {
+    io.err(formatConfigErrors(loaded.errors, loaded.source));
+    return EX_CONFIG;
+  }
+  const result = await resolveIdentity({ config: loaded.config, log });
+  if (!result.ok) {
+    io.err(`speakerd identity: ${result.error.code}: ${result.error.message}`);
+    return EX_CONFIG;
+  }
+  io.out(formatIdentity(result.identity));
+  return 0;
+}
+
+export function runConfigDoc(io: Io): number {
+  io.out(configReference());
+  return 0;
+}

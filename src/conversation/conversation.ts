@@ -1,0 +1,264 @@
+/**
+ * The turn state machine (design.md §3.3): button gestures become listen/abort messages, server
+ * messages move the device between listening and speaking, deadlines make sure no wait is endless,
+ * and a lost connection never leaves a turn half open. Nothing is terminal.
+ *
+ * This file is the facade: lifecycle, subscriptions, the connection's events, faults and deadlines.
+ * The one state field and the transition path live in turn-context.ts; gestures.ts and replies.ts
+ * hold the button's and the server's halves of a turn.
+ */
+import { EventEmitter } from 'node:events';
+import { ErrorCode, type Fault } from '../core/errors.js';
+import type { InputEvent } from '../hardware/input.js';
+import type { ServerMessage } from '../protocol/messages.js';
+import type { LinkLoss, LinkState } from '../session/session-port.js';
+import type { ConversationState } from './conversation-state.js';
+import type { DeadlineKind } from './deadlines.js';
+import { handleInput, startPendingTurn } from './gestures.js';
+import { checkInvariants } from './invariants.js';
+import { handleAudio, handleMessage } from './replies.js';
+import { ABORT, type ConversationDeps, LISTEN_STOP, TurnContext } from './turn-context.js';
+import type { TurnTimeline } from './turn-timeline.js';
+
+export type { ConversationState } from './conversation-state.js';
+export { type ConversationDeps, PENDING_FRAMES } from './turn-context.js';
+export type { TurnMilestone, TurnOutcome, TurnTimeline, TurnTrigger } from './turn-timeline.js';
+
+export interface ConversationEvents {
+  state: [to: ConversationState, from: ConversationState, reason: string];
+  /** Once per turn, when it ends: its latency timeline and counters. */
+  turn: [timeline: TurnTimeline];
+}
+
+const TURN_DEADLINES = {
+  listen: { code: ErrorCode.ListenDeadline, what: 'no stt/tts reply', tell: LISTEN_STOP },
+  reply: { code: ErrorCode.ReplyDeadline, what: 'no tts start after the utterance', tell: ABORT },
+  speaking: { code: ErrorCode.SpeakingDeadline, what: 'no audio and no tts stop', tell: ABORT },
+} as const;
+
+export class Conversation extends EventEmitter<ConversationEvents> {
+  readonly #d: ConversationDeps;
+  readonly #ctx: TurnContext;
+  #started = false;
+
+  // Bound once so stop() removes exactly the listeners start() added.
+  readonly #onReady = (): void => this.#linkReady();
+  readonly #onLost = (loss: LinkLoss): void => this.#linkLost(loss);
+  readonly #onLinkState = (to: LinkState, _from: LinkState, reason: string): void =>
+    this.#linkState(to, reason);
+  readonly #onMessage = (message: ServerMessage): void => handleMessage(this.#ctx, message);
+  readonly #onAudio = (packet: Buffer): void => handleAudio(this.#ctx, packet);
+  readonly #onFrame = (pcm: Buffer): void => this.#frame(pcm);
+  readonly #onMicFault = (f: Fault): void => this.#fault('mic', f);
+  readonly #onSpeakerFault = (f: Fault): void => this.#fault('speaker', f);
+
+  constructor(deps: ConversationDeps) {
+    super();
+    this.#d = deps;
+    this.#ctx = new TurnContext(
+      deps,
+      (kind) => this.#deadline(kind),
+      (timeline) => this.emit('turn', timeline),
+    );
+    this.#ctx.cell.on('change', (to, from, reason) => this.emit('state', to, from, reason));
+  }
+
+  get state(): ConversationState {
+    return this.#ctx.state;
+  }
+
+  /** The code to show while `activating` (for STATUS). */
+  get activationCode(): string | undefined {
+    return this.#ctx.activationCode;
+  }
+
+  /** The conversation has the mic running: listening with the uplink open, or a press held while connecting. */
+  get sourceRunning(): boolean {
+    return this.#ctx.micOn;
+  }
+
+  /** A TTS stream is open on the speaker (exactly while speaking). */
+  get playbackOpen(): boolean {
+    return this.#ctx.sinkOpen;
+  }
+
+  /** Downlink packets dropped because they arrived outside `speaking` (protocol.md §4.2). */
+  get discardedPackets(): number {
+    return this.#ctx.discardedPackets;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const { session, source, sink } = this.#d;
+    session.on('ready', this.#onReady);
+    session.on('lost', this.#onLost);
+    session.on('state', this.#onLinkState);
+    session.on('message', this.#onMessage);
+    session.on('audio', this.#onAudio);
+    source.on('frame', this.#onFrame);
+    source.on('fault', this.#onMicFault);
+    sink.on('fault', this.#onSpeakerFault);
+    if (this.state !== 'activating') this.#ctx.recover(`started (link ${session.state})`);
+  }
+
+  /** Unsubscribes, silences mic and speaker, clears every timer. Idempotent. */
+  stop(): void {
+    if (!this.#started) return;
+    this.#started = false;
+    const { session, source, sink } = this.#d;
+    session.off('ready', this.#onReady);
+    session.off('lost', this.#onLost);
+    session.off('state', this.#onLinkState);
+    session.off('message', this.#onMessage);
+    session.off('audio', this.#onAudio);
+    source.off('frame', this.#onFrame);
+    source.off('fault', this.#onMicFault);
+    sink.off('fault', this.#onSpeakerFault);
+    this.#ctx.teardown('stopped');
+    this.#ctx.enter('offline', 'stopped');
+  }
+
+  /** A debounced button gesture (design.md §3.3). Any sequence, in any state, leaves a consistent state. */
+  input(event: InputEvent): void {
+    if (!this.#started) {
+      this.#d.log.debug({ input: event }, `input ${event} ignored: conversation not running`);
+      return;
+    }
+    handleInput(this.#ctx, event);
+  }
+
+  /** OTA says the device must be activated (design.md §3.7): shown until `setActivating(undefined)`. */
+  setActivating(code: string | undefined): void {
+    const ctx = this.#ctx;
+    if (code === undefined) {
+      if (this.state !== 'activating') return;
+      ctx.activationCode = undefined;
+      ctx.recover('activation done');
+      return;
+    }
+    ctx.activationCode = code;
+    if (this.state === 'activating') return;
+    ctx.teardown('activating');
+    ctx.enter('activating', `activation required: code ${code}`, { activation_code: code });
+  }
+
+  /** Throws if mic, speaker, turn or deadline disagree with the state. For tests. */
+  assertInvariants(): void {
+    const ctx = this.#ctx;
+    checkInvariants({
+      state: ctx.state,
+      started: this.#started,
+      micOn: ctx.micOn,
+      sinkOpen: ctx.sinkOpen,
+      turn: ctx.turn,
+      deadline: ctx.deadline.kind,
+      activationCode: ctx.activationCode,
+      config: this.#d.config,
+    });
+  }
+
+  // ------------------------------------------------------------------ the connection
+
+  #linkReady(): void {
+    const ctx = this.#ctx;
+    if (ctx.state === 'offline') ctx.enter('idle', 'connection ready');
+    else if (ctx.state === 'connecting') {
+      if (ctx.turn) startPendingTurn(ctx, ctx.turn);
+      else ctx.enter('idle', 'connection ready');
+    }
+  }
+
+  #linkLost(loss: LinkLoss): void {
+    const s = this.state;
+    if (s === 'idle' || s === 'listening' || s === 'speaking') this.#linkDown(loss.cause, loss.routine);
+    else this.#d.log.debug(`connection lost in ${s} (${loss.cause}): nothing to undo`);
+  }
+
+  #linkState(to: LinkState, reason: string): void {
+    // Becoming ready is carried by the 'ready' event: only from then on can frames be sent.
+    if (to === 'ready') return;
+    const s = this.state;
+    if (s === 'listening' || s === 'speaking' || (s === 'idle' && to !== 'idle')) {
+      this.#linkDown(`link ${to} (${reason})`, undefined);
+    }
+    if (to === 'idle' && this.state === 'offline') {
+      this.#ctx.enter('idle', 'on-demand: no connection needed until the next press');
+    }
+  }
+
+  /** A lost connection (design.md §3.3): mic and speaker off at once, no turn half open, offline. */
+  #linkDown(cause: string, routine: boolean | undefined): void {
+    this.#ctx.teardown('lost');
+    // A routine close (protocol.md §8) is not an error: an info transition, an offline indicator.
+    this.#ctx.enter('offline', `connection lost: ${cause}`, routine === undefined ? undefined : { routine });
+  }
+
+  // ------------------------------------------------------------------ audio devices
+
+  #frame(pcm: Buffer): void {
+    const ctx = this.#ctx;
+    const turn = ctx.turn;
+    // Frames still in flight after source.stop() belong to no turn.
+    if (!turn || !ctx.micOn) return;
+    const packet = this.#d.encoder.encode(pcm);
+    if (ctx.state === 'listening') ctx.sendPacket(turn, packet);
+    else turn.hold(packet);
+  }
+
+  #fault(device: 'mic' | 'speaker', fault: Fault): void {
+    const ctx = this.#ctx;
+    this.#d.log.warn({ code: fault.code }, `${device} fault: ${fault.message}`);
+    if (!(device === 'mic' ? ctx.micOn : ctx.sinkOpen)) return;
+    // The turn cannot go on without it: end it visibly; the audio adapter retries by itself.
+    const tell = ctx.state === 'speaking' ? ABORT : ctx.state === 'listening' ? LISTEN_STOP : undefined;
+    ctx.teardown('fault');
+    ctx.enter('error', `${device} fault (${fault.code})`);
+    if (tell) ctx.send(tell, tell === ABORT ? 'abort' : 'listen stop');
+  }
+
+  // ------------------------------------------------------------------ deadlines (design.md §3.3)
+
+  #deadline(kind: DeadlineKind): void {
+    const ctx = this.#ctx;
+    const { config, log } = this.#d;
+    if (kind === 'error-display') {
+      ctx.recover('error display over');
+      return;
+    }
+    if (kind === 'connect') {
+      if (!ctx.turn) {
+        // After a long press nobody waits for a turn: show offline, the supervisor keeps trying.
+        ctx.recover(`no connection within ${config.listenDeadlineMs} ms of the long press`);
+        return;
+      }
+      const code = ErrorCode.ConnectFailed;
+      log.warn(
+        { code, deadline: kind, after_ms: config.listenDeadlineMs },
+        `connect deadline: no connection within ${config.listenDeadlineMs} ms of the press; turn dropped`,
+      );
+      ctx.teardown('connect-timeout');
+      ctx.enter('error', `connect deadline (${code})`);
+      return;
+    }
+    const turn = ctx.current();
+    const ms = {
+      listen: config.listenDeadlineMs,
+      reply: config.replyDeadlineMs,
+      speaking: config.speakingDeadlineMs,
+    }[kind];
+    if (kind === 'listen' && turn.trigger === 'auto') {
+      // Auto mode listened again after a reply and nobody spoke: the conversation is over, not broken.
+      ctx.teardown('no-follow-up');
+      ctx.recover(`no follow-up speech within ${ms} ms`);
+      ctx.send(LISTEN_STOP, 'listen stop');
+      return;
+    }
+    const d = TURN_DEADLINES[kind];
+    log.warn({ code: d.code, deadline: kind, after_ms: ms }, `${kind} deadline: ${d.what} within ${ms} ms`);
+    ctx.teardown('deadline');
+    ctx.enter('error', `${kind} deadline (${d.code})`);
+    // Tell the server the turn is over; only the log cares whether it left (design.md §1.1).
+    ctx.send(d.tell, d.tell === ABORT ? 'abort' : 'listen stop');
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Button gestures → protocol messages (design.md §3.3, protocol.md §6.3, §11.11–12): toggle mode
+ * clicks, push-to-talk press/release, long press; and the press made while offline, kept until
+ * the connection comes.
+ */
+import type { InputEvent } from '../hardware/input.js';
+import type { ListenMode } from '../protocol/messages.js';
+import { ABORT, LISTEN_STOP, listenStart, type TurnContext } from './turn-context.js';
+import type { Turn, TurnOutcome, TurnTrigger } from './turn-timeline.js';
+
+export function handleInput(ctx: TurnContext, event: InputEvent): void {
+  const { config, log } = ctx.d;
+  log.debug({ input: event }, `input ${event} in ${ctx.state}`);
+  const ptt = config.buttonMode === 'push-to-talk';
+  if (event === 'longPress') longPress(ctx);
+  else if (event === 'click' && !ptt) talk(ctx, 'click', 'auto');
+  else if (event === 'press' && ptt) talk(ctx, 'press', 'manual');
+  else if (event === 'release' && ptt) release(ctx);
+  else log.debug(`${event} means nothing in ${config.buttonMode} mode`);
+}
+
+/** The talk gesture: a click in toggle mode, a press in push-to-talk mode. */
+function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): void {
+  switch (ctx.state) {
+    case 'error':
+      // A press skips the rest of the error display, then counts as a press at rest.
+      ctx.recover(`${trigger} during the error display`);
+      talk(ctx, trigger, mode);
+      return;
+    case 'activating':
+      // As the firmware: a press while activating skips the wait (protocol.md §6.3).
+      ctx.activationCode = undefined;
+      ctx.recover(`${trigger} while activating`);
+      return;
+    case 'idle':
+    case 'offline':
+      begin(ctx, ctx.newTurn(trigger, mode));
+      return;
+    case 'connecting':
+      pressWhileConnecting(ctx, trigger, mode);
+      return;
+    case 'listening': {
+      const turn = ctx.current();
+      if (trigger === 'click') stopListening(ctx, turn);
+      else if (turn.awaitingReply)
+        interrupt(ctx, trigger, mode, 'cancelled', 'press while waiting: listening again');
+      // A second press while the button is held adds nothing.
+      return;
+    }
+    case 'speaking':
+      interrupt(ctx, trigger, mode, 'barge-in', `${trigger} while speaking: abort, listening again`);
+      return;
+  }
+}
+
+/** Starts a turn now if connected; otherwise connects now and keeps the press (design.md §3.2). */
+function begin(ctx: TurnContext, turn: Turn): void {
+  const { session } = ctx.d;
+  if (session.state === 'ready') {
+    ctx.openTurn(turn, `${turn.trigger}: listen start (${turn.mode})`);
+    return;
+  }
+  // The user cannot wait for a backoff timer: connect now, keep what is said meanwhile.
+  ctx.turn = turn;
+  ctx.enter('connecting', `${turn.trigger} while the link is ${session.state}: connecting`);
+  ctx.micStart();
+  session.connectNow('button');
+}
+
+function pressWhileConnecting(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): void {
+  const turn = ctx.turn;
+  if (!turn) {
+    begin(ctx, ctx.newTurn(trigger, mode));
+    return;
+  }
+  if (turn.released) {
+    // Push-to-talk pressed again before the connection came: keep talking into the same turn.
+    turn.released = false;
+    ctx.micStart();
+  }
+  ctx.d.session.connectNow('button');
+}
+
+/** Toggle click while listening: end the turn. */
+function stopListening(ctx: TurnContext, turn: Turn): void {
+  // Once the server has the utterance (awaiting the reply), abort stops its LLM/TTS (protocol.md §5.1).
+  const awaiting = turn.awaitingReply;
+  ctx.micStop();
+  ctx.endTurn('cancelled');
+  ctx.enter('idle', 'click: stop listening');
+  ctx.send(awaiting ? ABORT : LISTEN_STOP, awaiting ? 'abort' : 'listen stop');
+}
+
+/** Barge-in: abort the reply, flush playback at once (protocol.md §11.11), listen again. */
+function interrupt(
+  ctx: TurnContext,
+  trigger: TurnTrigger,
+  mode: ListenMode,
+  outcome: TurnOutcome,
+  reason: string,
+): void {
+  ctx.playbackAbort();
+  ctx.micStop();
+  ctx.endTurn(outcome);
+  const epoch = ctx.epoch;
+  // If the abort does not leave, the listen start below fails too and takes the device offline.
+  ctx.send(ABORT, 'abort');
+  if (epoch !== ctx.epoch) return;
+  ctx.openTurn(ctx.newTurn(trigger, mode), reason);
+}
+
+function release(ctx: TurnContext): void {
+  const turn = ctx.turn;
+  if (ctx.state === 'connecting' && turn && !turn.released) {
+    // Released before the connection came: the utterance is complete; it is sent on ready.
+    turn.released = true;
+    turn.mark('released', ctx.now());
+    ctx.micStop();
+    return;
+  }
+  if (ctx.state === 'listening' && turn && !turn.awaitingReply) {
+    turn.mark('released', ctx.now());
+    // Manual mode: listen stop makes the server recognise what it got (protocol.md §11.12).
+    if (!ctx.sendOrFail(LISTEN_STOP, 'listen stop')) return;
+    ctx.micStop();
+    turn.awaitingReply = true;
+    ctx.enter('listening', 'release: waiting for the reply');
+    return;
+  }
+  ctx.d.log.debug(`release ignored in ${ctx.state}: no press to end`);
+}
+
+function longPress(ctx: TurnContext): void {
+  // Local state first: reconnectFresh may report the old connection's state synchronously.
+  ctx.teardown('reconnect');
+  ctx.activationCode = undefined;
+  ctx.enter('connecting', 'long press: reconnect with fresh credentials');
+  ctx.d.session.reconnectFresh('long press');
+}
+
+/** The connection came for a press made while offline: start the turn, send what was said meanwhile. */
+export function startPendingTurn(ctx: TurnContext, turn: Turn): void {
+  turn.mark('connected', ctx.now());
+  if (!ctx.sendOrFail(listenStart(turn.mode), 'listen start')) return;
+  const epoch = ctx.epoch;
+  for (const packet of turn.takeHeld()) {
+    ctx.sendPacket(turn, packet);
+    if (epoch !== ctx.epoch) return;
+  }
+  if (!turn.released) {
+    ctx.enter('listening', 'connection ready: listening');
+    return;
+  }
+  if (!ctx.sendOrFail(LISTEN_STOP, 'listen stop')) return;
+  turn.awaitingReply = true;
+  ctx.enter('listening', 'connection ready: utterance sent, waiting for the reply');
+}

@@ -1,0 +1,103 @@
+/**
+ * The server's side of a turn (protocol.md §5.2): stt closes the uplink, tts start/stop bracket
+ * the reply, binary Opus between them is decoded and played; everything else is only logged.
+ */
+import type { ServerMessage } from '../protocol/messages.js';
+import type { TurnContext } from './turn-context.js';
+
+export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
+  const { log } = ctx.d;
+  switch (message.type) {
+    case 'stt':
+      onStt(ctx, message.text);
+      return;
+    case 'tts':
+      if (message.state === 'start') onTtsStart(ctx);
+      else if (message.state === 'stop') onTtsStop(ctx);
+      else log.debug({ text: message.text }, 'tts sentence_start');
+      return;
+    case 'llm':
+      log.debug({ emotion: message.emotion }, 'llm emotion');
+      return;
+    default:
+      // mcp has its own handler; system/alert/custom/iot/goodbye/pong are not acted on (protocol.md §5.2).
+      log.debug(`${message.type} message: not handled by the conversation`);
+  }
+}
+
+function onStt(ctx: TurnContext, text: string): void {
+  // The user's words stay at debug: a fleet journal is no place for what people say at home.
+  ctx.d.log.debug({ stt: text }, 'stt');
+  const turn = ctx.turn;
+  if (ctx.state !== 'listening' || !turn) return;
+  turn.mark('stt', ctx.now());
+  // The server has the utterance: close the uplink, wait for tts start (protocol.md §5.2, §11.9).
+  ctx.micStop();
+  turn.awaitingReply = true;
+  ctx.enter('listening', 'stt: waiting for the reply');
+}
+
+function onTtsStart(ctx: TurnContext): void {
+  if (ctx.state === 'speaking') {
+    // A new stream inside the reply: fresh decoder state (protocol.md §11.8), fresh deadline.
+    ctx.d.decoder.reset();
+    ctx.enter('speaking', 'tts start while speaking');
+    return;
+  }
+  let turn = ctx.turn;
+  if (ctx.state === 'idle') {
+    // A reply nobody is waiting for (e.g. to a turn cancelled a moment ago): the firmware plays it too.
+    turn = ctx.newTurn('server', ctx.d.config.buttonMode === 'push-to-talk' ? 'manual' : 'auto');
+    ctx.turn = turn;
+  } else if (ctx.state !== 'listening' || !turn) {
+    ctx.d.log.debug(`tts start ignored in ${ctx.state}`);
+    return;
+  }
+  turn.mark('ttsStart', ctx.now());
+  // Mic off while speaking (protocol.md §11.9).
+  ctx.micStop();
+  ctx.playbackBegin();
+  ctx.enter('speaking', 'tts start');
+}
+
+function onTtsStop(ctx: TurnContext): void {
+  const turn = ctx.turn;
+  const replying = ctx.state === 'speaking' || (ctx.state === 'listening' && turn?.awaitingReply === true);
+  if (!turn || !replying) {
+    // E.g. the server's answer to our abort (protocol.md §5.1) arriving after we listen again.
+    ctx.d.log.debug(`tts stop ignored in ${ctx.state}`);
+    return;
+  }
+  turn.mark('ttsStop', ctx.now());
+  ctx.playbackEnd();
+  ctx.endTurn('reply');
+  // Auto mode listens again and says so to the server (protocol.md §11.9); manual goes idle (§11.12).
+  if (turn.followUp) ctx.openTurn(ctx.newTurn('auto', 'auto'), 'tts stop: listening again (auto)');
+  else ctx.enter('idle', 'tts stop');
+}
+
+export function handleAudio(ctx: TurnContext, packet: Buffer): void {
+  const turn = ctx.turn;
+  if (ctx.state !== 'speaking' || !turn) {
+    // Only audio between tts start and tts stop is played (protocol.md §4.2, §11.8).
+    ctx.discardedPackets++;
+    ctx.d.log.trace(`downlink packet discarded in ${ctx.state}`);
+    return;
+  }
+  // Any packet shows the reply is alive: the speaking deadline starts over.
+  ctx.arm('speaking');
+  const pcm = ctx.d.decoder.decode(packet);
+  if (!Buffer.isBuffer(pcm)) {
+    turn.packetsUndecodable++;
+    if (turn.packetsUndecodable === 1) {
+      ctx.d.log.warn(
+        { code: pcm.code },
+        `undecodable downlink packet skipped (${pcm.message}); more are counted`,
+      );
+    }
+    return;
+  }
+  turn.packetsPlayed++;
+  turn.mark('firstAudio', ctx.now());
+  ctx.d.sink.write(pcm);
+}

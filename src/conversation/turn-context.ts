@@ -1,0 +1,203 @@
+/**
+ * The conversation's shared core (design.md §3.3): the one state field, the resources a turn holds
+ * (mic, speaker, the turn itself, its deadline) and the one transition path. The button gestures
+ * (gestures.ts), the server's replies (replies.ts) and the facade (conversation.ts) all act through
+ * it. Internal to this folder: its fields are public only so those three files can share them.
+ *
+ * Re-entrancy: `session.send()` may report a loss synchronously (a failed write is a fault the
+ * supervisor handles at once). Code that calls out therefore puts its own state in order first, or
+ * checks `epoch` (bumped on every transition) before taking its next step.
+ */
+import type { Logger } from 'pino';
+import { type AudioSink, type AudioSource, FRAME_MS } from '../audio/audio-port.js';
+import type { OpusDecoder, OpusEncoder } from '../audio/opus.js';
+import type { ConversationConfig } from '../config/schema.js';
+import type { Clock } from '../core/clock.js';
+import { StateCell } from '../core/state.js';
+import type { ClientMessage, ListenMode } from '../protocol/messages.js';
+import type { LinkState, SessionPort } from '../session/session-port.js';
+import type { ConversationState } from './conversation-state.js';
+import { type DeadlineKind, DeadlineSlot, deadlineFor } from './deadlines.js';
+import { formatTurn, Turn, type TurnOutcome, type TurnTimeline, type TurnTrigger } from './turn-timeline.js';
+
+export interface ConversationDeps {
+  readonly session: SessionPort;
+  readonly source: AudioSource;
+  readonly sink: AudioSink;
+  readonly encoder: OpusEncoder;
+  readonly decoder: OpusDecoder;
+  readonly clock: Clock;
+  readonly config: ConversationConfig;
+  /** Expected to carry `component: 'conversation'` already (the composition root names components). */
+  readonly log: Logger;
+}
+
+/** ≤ 1 s of uplink said while connecting: 16 × 60 ms = 960 ms, oldest dropped first (design.md §5.11). */
+export const PENDING_FRAMES = Math.floor(1000 / FRAME_MS);
+
+export const LISTEN_STOP: ClientMessage = { type: 'listen', state: 'stop' };
+export const ABORT: ClientMessage = { type: 'abort' };
+
+export function listenStart(mode: ListenMode): ClientMessage {
+  return { type: 'listen', state: 'start', mode };
+}
+
+/** Link states the device may rest in as `idle`: connected, or on-demand with no connection wanted yet. */
+export function linkAtRest(link: LinkState): boolean {
+  return link === 'ready' || link === 'idle';
+}
+
+export class TurnContext {
+  readonly cell: StateCell<ConversationState>;
+  readonly deadline: DeadlineSlot;
+  turn: Turn | undefined;
+  /** The mic was started by us and not stopped since. */
+  micOn = false;
+  /** A TTS stream is open on the speaker (begin called, neither end nor abort since). */
+  sinkOpen = false;
+  /** Bumped on every change of state: lets a caller see that an event during its call moved things. */
+  epoch = 0;
+  activationCode: string | undefined;
+  discardedPackets = 0;
+
+  constructor(
+    readonly d: ConversationDeps,
+    private readonly onDeadline: (kind: DeadlineKind) => void,
+    private readonly onTurn: (timeline: TurnTimeline) => void,
+  ) {
+    this.cell = new StateCell<ConversationState>('offline', d.log, 'conversation');
+    this.deadline = new DeadlineSlot(d.clock);
+  }
+
+  get state(): ConversationState {
+    return this.cell.value;
+  }
+
+  now(): number {
+    return this.d.clock.now();
+  }
+
+  /** The one transition path: clears the old state's deadline, arms the new one's, logs. */
+  enter(to: ConversationState, reason: string, extra?: Record<string, unknown>): void {
+    if (to !== this.state) this.epoch++;
+    this.arm(to);
+    this.cell.transition(to, reason, extra);
+  }
+
+  /** Arms the deadline `state` must have (re-arming restarts it), or none. */
+  arm(state: ConversationState): void {
+    const spec = deadlineFor(state, this.turn?.awaitingReply ?? false, this.d.config);
+    if (spec) this.deadline.arm(spec, this.onDeadline);
+    else this.deadline.clear();
+  }
+
+  /** Back to rest: idle when the link allows it, else offline. Never called with a turn open. */
+  recover(reason: string): void {
+    this.enter(linkAtRest(this.d.session.state) ? 'idle' : 'offline', reason);
+  }
+
+  micStart(): void {
+    if (this.micOn) return;
+    this.micOn = true;
+    this.d.source.start();
+  }
+
+  micStop(): void {
+    if (!this.micOn) return;
+    this.micOn = false;
+    this.d.source.stop();
+  }
+
+  /** A reply starts: fresh decoder state (protocol.md §11.8), playback at our fixed rate (§4.3). */
+  playbackBegin(): void {
+    this.d.decoder.reset();
+    this.d.sink.begin(this.d.decoder.rate);
+    this.sinkOpen = true;
+  }
+
+  /** The reply is complete: let the speaker play out what it has. */
+  playbackEnd(): void {
+    if (!this.sinkOpen) return;
+    this.sinkOpen = false;
+    this.d.sink.end();
+  }
+
+  /** Silence now, a draining tail included (abort, loss: protocol.md §11.11, design.md §3.3). */
+  playbackAbort(): void {
+    this.sinkOpen = false;
+    this.d.sink.abort();
+  }
+
+  /** Every abrupt exit: mic and speaker off at once, the turn reported. */
+  teardown(outcome: TurnOutcome): void {
+    this.micOn = false;
+    this.d.source.stop();
+    this.playbackAbort();
+    this.endTurn(outcome);
+  }
+
+  endTurn(outcome: TurnOutcome): void {
+    const turn = this.turn;
+    if (!turn) return;
+    this.turn = undefined;
+    const timeline = turn.finish(outcome, this.now());
+    this.d.log.info({ turn: timeline }, formatTurn(timeline));
+    this.onTurn(timeline);
+  }
+
+  newTurn(trigger: TurnTrigger, mode: ListenMode): Turn {
+    return new Turn(trigger, mode, this.now(), PENDING_FRAMES);
+  }
+
+  /** The open turn of listening/speaking; its absence there is a programmer error. */
+  current(): Turn {
+    if (!this.turn) throw new Error(`conversation in ${this.state} without a turn`);
+    return this.turn;
+  }
+
+  /** Guarded send (design.md §1.1): never throws; a false is logged here and handled by the caller. */
+  send(message: ClientMessage, what: string): boolean {
+    const ok = this.d.session.send(message);
+    if (!ok) this.d.log.debug({ what }, `${what} not sent: connection not ready`);
+    return ok;
+  }
+
+  /**
+   * A send the turn depends on. False means stop here: either it failed (handled: → offline) or an
+   * event reported during the send already moved the state and cleaned up after itself.
+   */
+  sendOrFail(message: ClientMessage, what: string): boolean {
+    const epoch = this.epoch;
+    const ok = this.send(message, what);
+    if (epoch !== this.epoch) return false;
+    if (!ok) this.sendFailed(what);
+    return ok;
+  }
+
+  /**
+   * The seed bug (design.md §1): the socket went away under the turn. Nothing stays half open and
+   * nothing is terminal: the supervisor reports the loss and reconnects, `ready` brings back idle.
+   */
+  sendFailed(what: string): void {
+    this.teardown('send-failed');
+    this.enter('offline', `${what} not sent: connection not ready`);
+  }
+
+  /** Sends `listen start`, then listens. The turn is installed first so a loss during the send ends it. */
+  openTurn(turn: Turn, reason: string): void {
+    this.turn = turn;
+    if (!this.sendOrFail(listenStart(turn.mode), 'listen start')) return;
+    this.micStart();
+    this.enter('listening', reason);
+  }
+
+  sendPacket(turn: Turn, packet: Buffer): void {
+    if (this.d.session.sendAudio(packet)) {
+      turn.framesSent++;
+      turn.mark('firstFrameSent', this.now());
+    } else {
+      // Counted, not an error: a refused frame is the supervisor's business (design.md §3.2).
+      turn.framesRefused++;
+    }
+  }
+}

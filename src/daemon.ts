@@ -1,0 +1,155 @@
+/**
+ * The daemon: ordered services wired together (design.md §2). It owns no policy of its own: the
+ * supervisor keeps the link, the conversation runs turns, the indicator renders both. Adapters
+ * (connector, audio, LEDs, button) are injected by main.ts, real or simulated.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { AudioSink, AudioSource } from './audio/audio-port.js';
+import { OpusDecoder, OpusEncoder } from './audio/opus.js';
+import type { Config } from './config/schema.js';
+import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
+import type { Clock } from './core/clock.js';
+import type { Random } from './core/random.js';
+import { type Indicator, indicatorFor } from './hardware/indicator.js';
+import type { InputEvent } from './hardware/input.js';
+import type { CredentialSource } from './session/credentials.js';
+import type { LinkState } from './session/session-port.js';
+import { SessionSupervisor } from './session/supervisor.js';
+import type { Connector } from './transport/connection.js';
+
+export interface Identity {
+  readonly deviceId: string;
+  readonly clientId: string;
+}
+
+/** Draws an indicator (GPIO LEDs, the terminal, a test recorder). Never decides anything. */
+export interface IndicatorRenderer {
+  render(indicator: Indicator): void;
+}
+
+export interface DaemonDeps {
+  readonly config: Readonly<Config>;
+  readonly identity: Identity;
+  readonly credentials: CredentialSource;
+  readonly connector: Connector;
+  readonly source: AudioSource;
+  readonly sink: AudioSink;
+  readonly leds: IndicatorRenderer;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+}
+
+export interface DaemonEvents {
+  indicator: [indicator: Indicator];
+  status: [status: string];
+  turn: [timeline: TurnTimeline];
+}
+
+export class Daemon extends EventEmitter<DaemonEvents> {
+  readonly supervisor: SessionSupervisor;
+  readonly conversation: Conversation;
+  readonly #d: DaemonDeps;
+  readonly #encoder: OpusEncoder;
+  readonly #decoder: OpusDecoder;
+  #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
+  #indicator: Indicator | undefined;
+  #status = '';
+
+  constructor(deps: DaemonDeps) {
+    super();
+    this.#d = deps;
+    const { config, clock, log } = deps;
+    this.#encoder = new OpusEncoder({
+      complexity: config.audio.opusComplexity,
+      bitrate: config.audio.opusBitrate,
+    });
+    this.#decoder = new OpusDecoder(config.audio.decodeRate);
+    this.supervisor = new SessionSupervisor({
+      connector: deps.connector,
+      credentials: deps.credentials,
+      identity: deps.identity,
+      config: config.connection,
+      clock,
+      random: deps.random,
+      log: log.child({ component: 'session' }),
+      allowInsecureTls: config.server.allowInsecureTls,
+    });
+    this.conversation = new Conversation({
+      session: this.supervisor,
+      source: deps.source,
+      sink: deps.sink,
+      encoder: this.#encoder,
+      decoder: this.#decoder,
+      clock,
+      config: config.conversation,
+      log: log.child({ component: 'conversation' }),
+    });
+  }
+
+  get state(): 'created' | 'running' | 'stopping' | 'stopped' {
+    return this.#state;
+  }
+
+  get indicator(): Indicator | undefined {
+    return this.#indicator;
+  }
+
+  /** One line for systemd's STATUS= and the operator: what the device is doing now. */
+  get status(): string {
+    return this.#status;
+  }
+
+  async start(): Promise<void> {
+    if (this.#state !== 'created') return;
+    this.#state = 'running';
+    this.supervisor.on('state', () => this.#render());
+    this.conversation.on('state', () => this.#render());
+    this.conversation.on('turn', (t) => this.emit('turn', t));
+    this.conversation.start();
+    this.supervisor.start();
+    this.#render();
+  }
+
+  input(event: InputEvent): void {
+    if (this.#state !== 'running') return;
+    this.conversation.input(event);
+  }
+
+  /** A network interface gained an address (design.md §3.2): retry a pending connection now. */
+  networkChanged(reason: string): void {
+    if (this.#state === 'running') this.supervisor.networkChanged(reason);
+  }
+
+  /** Reverse order of start; idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    this.conversation.stop();
+    await this.supervisor.stop();
+    await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
+    this.#encoder.delete();
+    this.#decoder.delete();
+    this.#d.leds.render({ name: 'off', color: 'off', pattern: 'off' });
+    this.#state = 'stopped';
+  }
+
+  #render(): void {
+    // While stopping, the parts wind down through states nobody needs to see; stop() draws "off".
+    if (this.#state !== 'running') return;
+    const conv: ConversationState = this.conversation.state;
+    const link: LinkState = this.supervisor.state;
+    const ind = indicatorFor(conv, link);
+    if (!this.#indicator || ind.name !== this.#indicator.name) {
+      this.#indicator = ind;
+      this.#d.leds.render(ind);
+      this.emit('indicator', ind);
+    }
+    const status = link === 'ready' ? `online · ${conv}` : `${link} · ${this.supervisor.detail}`;
+    if (status !== this.#status) {
+      this.#status = status;
+      this.emit('status', status);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * `speakerd dev-server` (design.md §3.8): parses its flags, runs a DevServer until SIGINT/SIGTERM
+ * (or the given signal), then stops it. Exit codes: 0 after a clean stop, 1 when it could not
+ * start, 2 for bad arguments.
+ */
+import { parseArgs } from 'node:util';
+import type { Clock } from '../core/clock.js';
+import { describeError } from '../core/errors.js';
+import type { Logger } from '../system/logger.js';
+import { type DevServerFaults, FAULT_NAMES, isFaultName } from './faults.js';
+import { OTA_PATH } from './ota.js';
+import { DevServer } from './server.js';
+import type { DevServerOptions } from './types.js';
+
+export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
+  --host HOST             address to listen on (default 127.0.0.1)
+  --port N                port (default 8000; 0 picks a free one)
+  --auth-key KEY          require xinnan-style tokens signed with KEY
+  --allowed-device ID     a Device-Id that needs no token (repeatable)
+  --ota                   serve POST ${OTA_PATH} (hands out the URL and a token)
+  --idle-close-ms N       close a client after N ms without speech or TTS
+  --vad-silence-ms N      silence that ends an utterance (default 700)
+  --ping-interval-ms N    WebSocket ping interval (default 20000, 0 = off)
+  --fault NAME            misbehave on purpose (repeatable): ${Object.keys(FAULT_NAMES).join(', ')}
+  --reject-upgrade STATUS answer every upgrade with this HTTP status (e.g. 401)
+  --help                  show this text`;
+
+export interface DevServerCliIo {
+  /** Where the URL and usage go; default stdout. */
+  readonly print?: (line: string) => void;
+  /** Stops the server like a signal would (tests, an embedding caller). */
+  readonly signal?: AbortSignal;
+  readonly clock?: Clock;
+}
+
+class UsageError extends Error {}
+
+function nonNegativeInt(
+  flag: string,
+  value: string | undefined,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > max)
+    throw new UsageError(`--${flag} wants an integer 0…${max}`);
+  return Number(value);
+}
+
+/** Flags → DevServer options; throws UsageError with a one-line reason. */
+export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 'help' {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    // parseArgs' messages are complete sentences; its ERR_PARSE_ARGS_* code adds nothing for a user.
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const v = parsed.values;
+  if (v.help) return 'help';
+  const faults: { -readonly [K in keyof DevServerFaults]: DevServerFaults[K] } = {};
+  for (const name of v.fault ?? []) {
+    if (!isFaultName(name)) throw new UsageError(`unknown --fault ${name}`);
+    faults[FAULT_NAMES[name]] = true;
+  }
+  const reject = nonNegativeInt('reject-upgrade', v['reject-upgrade'], 599);
+  if (reject !== undefined) {
+    if (reject < 200) throw new UsageError('--reject-upgrade wants an HTTP status 200…599');
+    faults.rejectUpgrade = reject;
+  }
+  const allowed = v['allowed-device'] ?? [];
+  if (allowed.length > 0 && v['auth-key'] === undefined)
+    throw new UsageError('--allowed-device needs --auth-key');
+  const idleCloseMs = nonNegativeInt('idle-close-ms', v['idle-close-ms']);
+  const vadSilenceMs = nonNegativeInt('vad-silence-ms', v['vad-silence-ms']);
+  const pingIntervalMs = nonNegativeInt('ping-interval-ms', v['ping-interval-ms']);
+  return {
+    host: v.host ?? '127.0.0.1',
+    port: nonNegativeInt('port', v.port, 65535) ?? 8000,
+    ota: v.ota ?? false,
+    faults,
+    ...(v['auth-key'] === undefined ? {} : { auth: { key: v['auth-key'], allowedDevices: allowed } }),
+    ...(idleCloseMs === undefined ? {} : { idleCloseMs }),
+    ...(vadSilenceMs === undefined ? {} : { vadSilenceMs }),
+    ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
+  };
+}
+
+function parse(argv: readonly string[]) {
+  return parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'auth-key': { type: 'string' },
+      'allowed-device': { type: 'string', multiple: true },
+      ota: { type: 'boolean' },
+      'idle-close-ms': { type: 'string' },
+      'vad-silence-ms': { type: 'string' },
+      'ping-interval-ms': { type: 'string' },
+      fault: { type: 'string', multiple: true },
+      'reject-upgrade': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+}
+
+function waitForStop(signal: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string): void => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(why);
+    };
+    const onInt = (): void => done('SIGINT');
+    const onTerm = (): void => done('SIGTERM');
+    const onAbort = (): void => done('abort');
+    process.once('SIGINT', onInt);
+    process.once('SIGTERM', onTerm);
+    if (signal?.aborted) done('abort');
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export async function runDevServer(argv: string[], log: Logger, io: DevServerCliIo = {}): Promise<number> {
+  const print = io.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let options: DevServerOptions | 'help';
+  try {
+    options = parseDevServerArgs(argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    print(`speakerd dev-server: ${err.message}\n${DEV_SERVER_USAGE}`);
+    return 2;
+  }
+  if (options === 'help') {
+    print(DEV_SERVER_USAGE);
+    return 0;
+  }
+  const server = new DevServer(options, log, io.clock);
+  let url: string;
+  try {
+    ({ url } = await server.start());
+  } catch (err) {
+    log.error({ err: describeError(err) }, 'dev-server: could not start');
+    print(`speakerd dev-server: could not start: ${describeError(err)}`);
+    return 1;
+  }
+  print(`dev-server listening: ${url}`);
+  if (options.ota)
+    print(`OTA endpoint: ${url.replace(/^ws:/, 'http:').replace(/\/xiaozhi\/v1\/$/, OTA_PATH)}`);
+  const on = Object.entries(server.faults).filter(([, value]) => value !== undefined && value !== false);
+  if (on.length > 0)
+    print(`faults on: ${on.map(([k, value]) => (value === true ? k : `${k}=${value}`)).join(', ')}`);
+  const why = await waitForStop(io.signal);
+  log.info({ why }, 'dev-server: stopping');
+  await server.stop();
+  return 0;
+}

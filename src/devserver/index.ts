@@ -1,0 +1,15 @@
+/** The dev-server's public surface (design.md §3.8). */
+export { DEFAULT_TOKEN_EXPIRE_S, signToken, verifyToken } from './auth.js';
+export { DEV_SERVER_USAGE, type DevServerCliIo, parseDevServerArgs, runDevServer } from './cli.js';
+export {
+  type DevServerFaults,
+  FAULT_NAMES,
+  GARBAGE_KINDS,
+  type GarbageKind,
+  OVERSIZE_BYTES,
+} from './faults.js';
+export { AUTH_FAILED_TEXT, NO_DEVICE_ID_TEXT } from './handshake.js';
+export { OTA_PATH, WS_PATH } from './ota.js';
+export { DevServer } from './server.js';
+export type { DevServerAuth, DevServerEvents, DevServerOptions, TtsStopReason } from './types.js';
+export type { UtteranceEnd } from './utterance.js';

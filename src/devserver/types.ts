@@ -1,0 +1,119 @@
+/** Options and events of the dev-server (design.md §3.8). */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ClientHello, ListenMode } from '../protocol/messages.js';
+import { DEFAULT_TOKEN_EXPIRE_S } from './auth.js';
+import type { DevServerFaults } from './faults.js';
+import type { UtteranceEnd } from './utterance.js';
+
+export interface DevServerAuth {
+  /** HMAC key of the xinnan token (protocol.md §2.5). */
+  readonly key: string;
+  /** Device-Ids that skip the token check (xinnan `server.auth.allowed_devices`). */
+  readonly allowedDevices?: readonly string[];
+  /** Token lifetime; xinnan's default is 30 days. */
+  readonly expireSeconds?: number;
+}
+
+export interface DevServerOptions {
+  /** Default 127.0.0.1: a dev tool listens on loopback unless told otherwise. */
+  readonly host?: string;
+  /** 0 (default) picks a free port. */
+  readonly port?: number;
+  /** Token auth like xinnan with `server.auth.enabled`; off when absent. */
+  readonly auth?: DevServerAuth;
+  /** Serve `POST /xiaozhi/ota/` on the same HTTP server (protocol.md §7). */
+  readonly ota?: boolean;
+  /** Close 1000 after this long without activity (speech, TTS, detect; protocol.md §8.1 rows 3–4). */
+  readonly idleCloseMs?: number;
+  /** Server WebSocket pings, like xinnan's library keepalive (protocol.md §8.4); 0 turns them off. */
+  readonly pingIntervalMs?: number;
+  /** A client that has not answered a ping within this is closed 1011 and terminated. */
+  readonly pingTimeoutMs?: number;
+  /** Downlink Opus rate, advertised in hello (xinnan encodes at 24000, protocol.md §4.3). */
+  readonly ttsRate?: number;
+  /** Silence that ends an utterance in auto mode (xinnan default 700 ms). */
+  readonly vadSilenceMs?: number;
+  /** Speech needed before silence can end an utterance. */
+  readonly vadMinSpeechMs?: number;
+  /** Upper bound of one utterance in any mode; also bounds the buffer. */
+  readonly maxUtteranceMs?: number;
+  /** Wait between the last TTS packet and `tts stop` (xinnan: (5 + 2) × 60 ms, protocol.md §4.2). */
+  readonly ttsTailMs?: number;
+  /** How long a closing client gets to answer our close frame before it is terminated. */
+  readonly closeGraceMs?: number;
+  /** Initial fault switches. */
+  readonly faults?: DevServerFaults;
+  /** Wall-clock milliseconds since the epoch (token timestamps, OTA server_time); default Date.now. */
+  readonly wallNow?: () => number;
+  /** Random source for garbage bytes; default Math.random. */
+  readonly random?: () => number;
+}
+
+export interface ResolvedOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly ota: boolean;
+  readonly idleCloseMs: number | undefined;
+  readonly pingIntervalMs: number;
+  readonly pingTimeoutMs: number;
+  readonly ttsRate: number;
+  readonly vadSilenceMs: number;
+  readonly vadMinSpeechMs: number;
+  readonly maxUtteranceMs: number;
+  readonly ttsTailMs: number;
+  readonly closeGraceMs: number;
+  readonly expireSeconds: number;
+  readonly allowedDevices: readonly string[];
+  readonly wallNow: () => number;
+  readonly random: () => number;
+}
+
+export function resolveOptions(o: DevServerOptions): ResolvedOptions {
+  return {
+    host: o.host ?? '127.0.0.1',
+    port: o.port ?? 0,
+    ota: o.ota ?? false,
+    idleCloseMs: o.idleCloseMs,
+    pingIntervalMs: o.pingIntervalMs ?? 20_000,
+    pingTimeoutMs: o.pingTimeoutMs ?? 20_000,
+    ttsRate: o.ttsRate ?? 24_000,
+    vadSilenceMs: o.vadSilenceMs ?? 700,
+    vadMinSpeechMs: o.vadMinSpeechMs ?? 300,
+    maxUtteranceMs: o.maxUtteranceMs ?? 15_000,
+    ttsTailMs: o.ttsTailMs ?? (5 + 2) * 60,
+    closeGraceMs: o.closeGraceMs ?? 500,
+    expireSeconds: o.auth?.expireSeconds ?? DEFAULT_TOKEN_EXPIRE_S,
+    allowedDevices: o.auth?.allowedDevices ?? [],
+    wallNow: o.wallNow ?? Date.now,
+    random: o.random ?? Math.random,
+  };
+}
+
+/** Why a `tts stop` was sent. */
+export type TtsStopReason = 'done' | 'abort' | 'detect';
+
+/** Every event carries the connection's session id (generated at the upgrade, protocol.md §3.2). */
+export interface DevServerEvents {
+  /** A WebSocket upgrade completed; emitted before the Device-Id and token checks. */
+  connection: [e: { sessionId: string; headers: IncomingHttpHeaders; deviceId: string | undefined }];
+  hello: [e: { sessionId: string; hello: ClientHello }];
+  listen: [e: { sessionId: string; state: 'start' | 'stop' | 'detect'; mode?: ListenMode; text?: string }];
+  /** One uplink packet, decoded to 16 kHz PCM (invalid packets are dropped, not emitted). */
+  audio: [e: { sessionId: string; pcm: Buffer }];
+  utterance: [
+    e: {
+      sessionId: string;
+      /** 16 kHz mono S16_LE, everything decoded since `listen start`. */
+      pcm: Buffer;
+      reason: UtteranceEnd;
+      speechMs: number;
+      peakDbfs: number;
+      text: string;
+    },
+  ];
+  abort: [e: { sessionId: string; reason: string | undefined }];
+  'tts-start': [e: { sessionId: string }];
+  'tts-stop': [e: { sessionId: string; reason: TtsStopReason }];
+  /** The WebSocket closed; `code` as this side saw it (1006: no close frame). */
+  closed: [e: { sessionId: string; code: number; reason: string }];
+}

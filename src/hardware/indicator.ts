@@ -1,0 +1,68 @@
+/**
+ * What the LEDs show, as a pure function of the conversation's and the connection's states
+ * (design.md §3.5, §5.6: LEDs render state, they never decide). Defaults follow the firmware's
+ * single-LED driver (protocol.md §6.2).
+ */
+import { CONVERSATION_STATES, type ConversationState } from '../conversation/conversation-state.js';
+import type { LinkState } from '../session/session-port.js';
+
+export type IndicatorName = 'off' | ConversationState;
+export type IndicatorColor = 'off' | 'red' | 'green' | 'blue';
+export type IndicatorPattern = 'off' | 'steady' | 'slow-blink' | 'fast-blink';
+
+export interface Indicator {
+  readonly name: IndicatorName;
+  readonly color: IndicatorColor;
+  readonly pattern: IndicatorPattern;
+}
+
+/** How long each on and each off phase of a blink lasts (firmware: 500 ms slow, 100 ms fast; protocol.md §6.2). */
+export const BLINK_PHASE_MS: Readonly<Record<'slow-blink' | 'fast-blink', number>> = Object.freeze({
+  'slow-blink': 500,
+  'fast-blink': 100,
+});
+
+const INDICATORS: { readonly [N in IndicatorName]: Indicator & { readonly name: N } } = {
+  off: { name: 'off', color: 'off', pattern: 'off' },
+  idle: { name: 'idle', color: 'off', pattern: 'off' },
+  connecting: { name: 'connecting', color: 'blue', pattern: 'steady' },
+  listening: { name: 'listening', color: 'red', pattern: 'steady' },
+  speaking: { name: 'speaking', color: 'green', pattern: 'steady' },
+  activating: { name: 'activating', color: 'green', pattern: 'slow-blink' },
+  offline: { name: 'offline', color: 'blue', pattern: 'slow-blink' },
+  error: { name: 'error', color: 'red', pattern: 'fast-blink' },
+};
+for (const indicator of Object.values(INDICATORS)) Object.freeze(indicator);
+
+// A mapped object, so the compiler rejects a list that misses or invents a link state.
+const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
+  offline: 'offline',
+  connecting: 'connecting',
+  handshaking: 'handshaking',
+  ready: 'ready',
+  closing: 'closing',
+  backoff: 'backoff',
+  idle: 'idle',
+  stopped: 'stopped',
+};
+
+/** Every link state, for tests that prove the map total. */
+export const LINK_STATES: readonly LinkState[] = Object.freeze(Object.values(LINK_STATE_NAMES));
+export { CONVERSATION_STATES };
+
+export function indicatorFor(conversation: ConversationState, link: LinkState): Indicator {
+  // The daemon is shutting down: dark, whatever the conversation last was.
+  if (link === 'stopped') return INDICATORS.off;
+  switch (conversation) {
+    case 'idle':
+      // At rest means connected, or on-demand with no connection wanted (link idle). Anything
+      // else is a connection the device should have and has not: offline, blue slow blink.
+      return link === 'ready' || link === 'idle' ? INDICATORS.idle : INDICATORS.offline;
+    case 'connecting':
+      // The user waits on a connection attempt: blue steady while one is actually under way;
+      // between attempts (backoff) the honest picture is offline.
+      return link === 'offline' || link === 'backoff' ? INDICATORS.offline : INDICATORS.connecting;
+    default:
+      return INDICATORS[conversation];
+  }
+}

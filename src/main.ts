@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+/**
+ * The composition root (design.md §2): argv and env, config, logger, real or simulated adapters,
+ * signals, exit code. The only file that knows both kinds of adapters, and the only one that
+ * ends the process.
+ */
+import { FileSink, NullSink, PcmSource, readPcmFile } from './audio/file-audio.js';
+import {
+  type Io,
+  parseCommand,
+  type RunOptions,
+  runCheckConfig,
+  runConfigDoc,
+  runIdentity,
+  USAGE,
+} from './cli.js';
+import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
+import { SystemClock } from './core/clock.js';
+import { describeError } from './core/errors.js';
+import { systemRandom } from './core/random.js';
+import { Daemon } from './daemon.js';
+import { runDemo, SPEECH_FIXTURE } from './demo.js';
+import { runDevServer } from './devserver/cli.js';
+import { SimulatedButton, TerminalLeds } from './hardware/simulated.js';
+import { resolveIdentity } from './provisioning/identity.js';
+import { ConfigCredentialSource } from './session/credentials.js';
+import { createLogger, detectLogFormat } from './system/logger.js';
+import { wsConnector } from './transport/ws-connector.js';
+
+const io: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+/** Resolves on the first SIGTERM/SIGINT; a second one ends the process at once. */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let seen = false;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (seen) {
+        io.err(`speakerd: second ${sig}, exiting now`);
+        process.exit(130);
+      }
+      seen = true;
+      resolve(sig);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+async function run(options: RunOptions): Promise<number> {
+  const overrides = options.sim ? { hardware: 'simulated' } : undefined;
+  const pathOpt = options.configPath === undefined ? {} : { path: options.configPath };
+  const loaded = loadConfig({ ...pathOpt, env: io.env, ...(overrides ? { overrides } : {}) });
+  if (!loaded.ok) {
+    io.err(formatConfigErrors(loaded.errors, loaded.source));
+    return EX_CONFIG;
+  }
+  const config = loaded.config;
+  const format = detectLogFormat(io.env, process.stdout.isTTY === true);
+  const bootLog = createLogger({ level: config.logLevel, format });
+  const id = await resolveIdentity({ config, log: bootLog.child({ component: 'identity' }) });
+  if (!id.ok) {
+    bootLog.fatal({ code: id.error.code }, id.error.message);
+    return EX_CONFIG;
+  }
+  const log = createLogger({ level: config.logLevel, format, deviceId: id.identity.deviceId });
+  log.info(
+    { config: loaded.source, client_id: id.identity.clientId, mode: config.connection.mode },
+    'speakerd starting',
+  );
+  if (config.hardware !== 'simulated') {
+    // Never a silent fallback to simulation on a device (design.md §3.5).
+    log.fatal(
+      'hardware "gpio" needs the ALSA and GPIO adapters, which are not in this build yet; run with --sim or set "hardware": "simulated"',
+    );
+    return EX_CONFIG;
+  }
+  const clock = new SystemClock();
+  const micPath = options.mic ?? SPEECH_FIXTURE;
+  let mic: Buffer;
+  try {
+    mic = readPcmFile(micPath);
+  } catch (err) {
+    log.fatal({ path: micPath }, `cannot read the simulated mic file: ${describeError(err)}`);
+    return EX_CONFIG;
+  }
+  const button = new SimulatedButton(process.stdin);
+  const daemon = new Daemon({
+    config,
+    identity: id.identity,
+    credentials: new ConfigCredentialSource({
+      ...pathOpt,
+      env: () => process.env,
+      ...(overrides ? { overrides } : {}),
+      initial: { url: config.server.websocketUrl, token: config.server.token },
+      log: log.child({ component: 'credentials' }),
+    }),
+    connector: wsConnector,
+    source: new PcmSource(`file:${micPath}`, mic, clock),
+    sink: options.ttsOut ? new FileSink(options.ttsOut) : new NullSink(),
+    leds: new TerminalLeds(process.stdout),
+    clock,
+    random: systemRandom,
+    log,
+  });
+  button.on('input', (event) => daemon.input(event));
+  // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
+  button.on('interrupt', () => process.emit('SIGINT', 'SIGINT'));
+  daemon.on('status', (status) => log.debug({ status }, 'status'));
+  await daemon.start();
+  button.start();
+  io.err('simulated button: Enter = click, p = press, r = release, l = long press, Ctrl-C = quit');
+  const sig = await untilSignal();
+  log.info({ signal: sig }, 'stopping');
+  button.close();
+  await daemon.stop();
+  log.info('stopped');
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const cmd = parseCommand(argv);
+  switch (cmd.name) {
+    case 'help':
+      io.out(USAGE);
+      return 0;
+    case 'usage-error':
+      io.err(`speakerd: ${cmd.message}\n\n${USAGE}`);
+      return 2;
+    case 'check-config':
+      return runCheckConfig(cmd.configPath, io);
+    case 'identity':
+      return runIdentity(
+        cmd.configPath,
+        io,
+        createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
+      );
+    case 'config-doc':
+      return runConfigDoc(io);
+    case 'dev-server': {
+      const log = createLogger({
+        level: 'info',
+        format: detectLogFormat(io.env, process.stdout.isTTY === true),
+      });
+      return runDevServer(cmd.argv, log.child({ component: 'devserver' }));
+    }
+    case 'demo':
+      return runDemo(io.out);
+    case 'run':
+      return run(cmd.options);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    io.err(
+      `speakerd: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    );
+    process.exit(70); // EX_SOFTWARE: a bug, not an operational failure
+  },
+);

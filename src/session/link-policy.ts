@@ -1,0 +1,66 @@
+/**
+ * How a connection attempt ended, and what that means (design.md §3.2, protocol.md §8). Pure, so
+ * the policy can be tested without sockets.
+ */
+
+/** Close codes that mean "the server ended the session on purpose" (protocol.md §8.2, §8.3). */
+export const ROUTINE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+
+export type AttemptEnd =
+  /** Server closed with 1000/1001/1005 after a ready session. */
+  | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
+  /** Anything that is not a routine end: transport error, 1006/1011/1009, timeouts. */
+  | { readonly kind: 'fault'; readonly cause: string }
+  /** Credentials were refused: HTTP 401/403 on upgrade, or text + close before the hello. */
+  | { readonly kind: 'auth'; readonly cause: string };
+
+export interface CloseFacts {
+  readonly code: number;
+  readonly reason: string;
+  /** Whether the server hello had arrived on this connection. */
+  readonly wasReady: boolean;
+  /** Milliseconds between the upgrade and the close (undefined: never opened). */
+  readonly openForMs: number | undefined;
+  /** Non-JSON text frames received before the server hello (xinnan's `认证失败`, §2.5). */
+  readonly preHelloText: readonly string[];
+  /** HTTP status of a refused upgrade, if any. */
+  readonly httpStatus: number | undefined;
+  /** A local reason that overrides the code (hello timeout, heartbeat timeout, send failure…). */
+  readonly localCause: string | undefined;
+}
+
+export function classifyEnd(f: CloseFacts): AttemptEnd {
+  if (f.httpStatus === 401 || f.httpStatus === 403) {
+    return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}` };
+  }
+  if (f.httpStatus !== undefined)
+    return { kind: 'fault', cause: `upgrade refused with HTTP ${f.httpStatus}` };
+  if (f.localCause !== undefined) return { kind: 'fault', cause: f.localCause };
+  if (!f.wasReady && f.preHelloText.length > 0 && f.openForMs !== undefined) {
+    // xinnan rejects a token in-band: a plain-text frame, then close 1000 (protocol.md §2.5).
+    return { kind: 'auth', cause: `server said ${JSON.stringify(f.preHelloText[0])} and closed ${f.code}` };
+  }
+  const what = `server closed ${f.code}${f.reason ? ` (${f.reason})` : ''}`;
+  if (f.wasReady && ROUTINE_CLOSE_CODES.has(f.code))
+    return { kind: 'routine', code: f.code, reason: f.reason };
+  if (f.code === 1009) return { kind: 'fault', cause: `${what}: message too big` };
+  if (!f.wasReady && f.openForMs !== undefined) return { kind: 'fault', cause: `${what} before hello` };
+  return { kind: 'fault', cause: f.code === 1006 ? 'connection lost (1006)' : what };
+}
+
+/** Builds the upgrade headers (protocol.md §2.2). */
+export function handshakeHeaders(
+  ids: { deviceId: string; clientId: string },
+  token: string,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    'Protocol-Version': '1',
+    'Device-Id': ids.deviceId,
+    'Client-Id': ids.clientId,
+  };
+  // The firmware omits the header for an empty token and adds "Bearer " only when the stored
+  // token has no space (protocol.md §2.2, §11.2): never send "Bearer undefined".
+  const t = token.trim();
+  if (t) headers.Authorization = t.includes(' ') ? t : `Bearer ${t}`;
+  return headers;
+}

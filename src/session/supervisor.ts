@@ -1,0 +1,485 @@
+/**
+ * The connection supervisor (design.md §3.2): one state field, one connection object per attempt,
+ * guarded sends, heartbeat, routine closes vs faults, full-jitter backoff that never gives up,
+ * re-authentication. Nothing it does can throw into the caller, and no state is terminal.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { ConnectionConfig } from '../config/schema.js';
+import { Backoff } from '../core/backoff.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { describeError } from '../core/errors.js';
+import type { Random } from '../core/random.js';
+import { StateCell } from '../core/state.js';
+import { decodeServerFrame, encodeClientMessage } from '../protocol/codec.js';
+import { type ClientMessage, PROTOCOL_VERSION, UPLINK_AUDIO } from '../protocol/messages.js';
+import type { Connection, Connector } from '../transport/connection.js';
+import type { CredentialSource } from './credentials.js';
+import { Heartbeat } from './heartbeat.js';
+import { type AttemptEnd, classifyEnd, handshakeHeaders } from './link-policy.js';
+import type { LinkState, SessionEvents, SessionPort } from './session-port.js';
+
+export interface SupervisorDeps {
+  readonly connector: Connector;
+  readonly credentials: CredentialSource;
+  readonly identity: { readonly deviceId: string; readonly clientId: string };
+  readonly config: ConnectionConfig;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  /** Advertised in the client hello; only `mcp: true` once the device answers MCP (protocol.md §5.4). */
+  readonly features?: { readonly mcp?: boolean };
+  /** server.allowInsecureTls: accept invalid certificates (explicit opt-in only). */
+  readonly allowInsecureTls?: boolean;
+}
+
+export interface SupervisorStats {
+  attempts: number;
+  readySessions: number;
+  audioSent: number;
+  audioDropped: number;
+  sendsRefused: number;
+  credentialRefreshes: number;
+}
+
+/** Per-attempt facts; a new object per connection so nothing leaks between attempts. */
+interface Attempt {
+  readonly n: number;
+  readonly conn: Connection;
+  readonly heartbeat: Heartbeat;
+  openedAt: number | undefined;
+  readyAt: number | undefined;
+  helloTimer: TimerHandle | undefined;
+  closeTimer: TimerHandle | undefined;
+  httpStatus: number | undefined;
+  localCause: string | undefined;
+  lastError: string | undefined;
+  readonly preHelloText: string[];
+  /** Why we are closing it ourselves, if we are. */
+  intent: 'none' | 'reconnect' | 'stop';
+}
+
+/** Short sessions in a row (closed right after hello) before credentials are refreshed. */
+const SHORT_SESSIONS_BEFORE_REFRESH = 2;
+/** Failed pre-hello attempts in a row before credentials are refreshed (design.md §3.2). */
+const EARLY_CLOSES_BEFORE_REFRESH = 3;
+/** How long an orderly close may take before the socket is destroyed. */
+const CLOSE_GRACE_MS = 1000;
+
+export class SessionSupervisor extends EventEmitter<SessionEvents> implements SessionPort {
+  readonly #d: SupervisorDeps;
+  readonly #state: StateCell<LinkState>;
+  readonly #backoff: Backoff;
+  readonly stats: SupervisorStats = {
+    attempts: 0,
+    readySessions: 0,
+    audioSent: 0,
+    audioDropped: 0,
+    sendsRefused: 0,
+    credentialRefreshes: 0,
+  };
+  #attempt: Attempt | undefined;
+  #retryTimer: TimerHandle | undefined;
+  #resetTimer: TimerHandle | undefined;
+  #sessionId = '';
+  #detail = 'not started';
+  #refreshDue: string | undefined;
+  #earlyCloses = 0;
+  #shortSessions = 0;
+  #lastAttemptAt = Number.NEGATIVE_INFINITY;
+  #stopped: Promise<void> | undefined;
+
+  constructor(deps: SupervisorDeps) {
+    super();
+    this.#d = deps;
+    this.#state = new StateCell<LinkState>('offline', deps.log, 'link');
+    this.#state.on('change', (to, from, reason) => this.emit('state', to, from, reason));
+    this.#backoff = new Backoff(
+      { baseMs: deps.config.backoffBaseMs, capMs: deps.config.backoffCapMs },
+      deps.random,
+    );
+  }
+
+  get state(): LinkState {
+    return this.#state.value;
+  }
+
+  get detail(): string {
+    return this.#detail;
+  }
+
+  get sessionId(): string {
+    return this.#sessionId;
+  }
+
+  /** persistent: connect now; on-demand: wait for the first `connectNow`. */
+  start(): void {
+    if (this.state !== 'offline') return;
+    if (this.#d.config.mode === 'persistent') this.#connect('start');
+    else this.#move('idle', 'on-demand mode: connect on press');
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    this.#d.clock.clearTimeout(this.#retryTimer);
+    this.#d.clock.clearTimeout(this.#resetTimer);
+    const a = this.#attempt;
+    this.#move('stopped', 'daemon stopping');
+    if (!a) return;
+    a.intent = 'stop';
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        // The peer did not finish the close handshake: drop the socket, never hang shutdown.
+        a.conn.terminate();
+        resolve();
+      }, 1000);
+      a.conn.once('close', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      a.conn.close(1000, 'shutdown');
+    });
+  }
+
+  send(message: ClientMessage): boolean {
+    const a = this.#attempt;
+    if (this.state !== 'ready' || !a || a.conn.state !== 'open') {
+      this.stats.sendsRefused++;
+      this.#d.log.debug({ type: message.type, link: this.state }, 'send refused: not ready');
+      return false;
+    }
+    this.#write(a, encodeClientMessage(message, this.#sessionId), message.type);
+    this.#d.log.debug({ type: message.type }, 'sent');
+    return true;
+  }
+
+  sendAudio(opus: Buffer): boolean {
+    const a = this.#attempt;
+    if (this.state !== 'ready' || !a || a.conn.state !== 'open') {
+      this.stats.audioDropped++;
+      return false;
+    }
+    // Bounded: past this much unsent data, frames are dropped rather than queued without limit.
+    if (a.conn.bufferedAmount > this.#d.config.maxBufferedBytes) {
+      this.stats.audioDropped++;
+      if (this.stats.audioDropped % 50 === 1) {
+        this.#d.log.warn(
+          { buffered: a.conn.bufferedAmount, dropped: this.stats.audioDropped },
+          'uplink congested: dropping audio',
+        );
+      }
+      return false;
+    }
+    this.#write(a, opus, 'audio');
+    this.stats.audioSent++;
+    return true;
+  }
+
+  connectNow(reason: string): void {
+    const s = this.state;
+    if (s !== 'backoff' && s !== 'idle' && s !== 'offline') return;
+    this.#d.clock.clearTimeout(this.#retryTimer);
+    // The user is waiting, but a burst of presses must not become a burst of connects.
+    const wait = this.#lastAttemptAt + this.#d.config.backoffBaseMs - this.#d.clock.now();
+    if (wait > 0) this.#scheduleRetry(wait, `${reason} (spaced)`);
+    else this.#connect(reason);
+  }
+
+  /** A network interface gained an address: a pending retry is worth doing now. */
+  networkChanged(reason: string): void {
+    if (this.state === 'backoff') this.connectNow(reason);
+  }
+
+  reconnectFresh(reason: string): void {
+    if (this.state === 'stopped') return;
+    this.#refreshDue = reason;
+    this.#backoff.reset();
+    const a = this.#attempt;
+    if (a) {
+      a.intent = 'reconnect';
+      this.#move('closing', reason);
+      a.conn.close(1000, 'reconnect');
+      // ws waits 30 s for the peer's close frame; the user pressed a button and will not.
+      a.closeTimer = this.#d.clock.setTimeout(() => a.conn.terminate(), CLOSE_GRACE_MS);
+      return;
+    }
+    if (this.state === 'connecting') return; // a refresh is already under way
+    this.#d.clock.clearTimeout(this.#retryTimer);
+    this.#connect(reason);
+  }
+
+  #move(to: LinkState, reason: string, detail = reason): void {
+    this.#detail = detail;
+    this.#state.transition(to, reason);
+  }
+
+  #write(a: Attempt, data: string | Buffer, what: string): void {
+    a.conn.send(data, (err) => {
+      if (!err || this.#attempt !== a) return;
+      // A write that fails on an "open" socket means the socket is gone: a fault, not a retry.
+      this.#d.log.warn({ err: describeError(err), what }, 'send failed');
+      this.#fail(a, `send failed: ${describeError(err)}`);
+    });
+  }
+
+  #connect(reason: string): void {
+    if (this.state === 'stopped') return;
+    const refresh = this.#refreshDue;
+    if (refresh !== undefined) {
+      this.#refreshDue = undefined;
+      this.#move('connecting', `refreshing credentials (${refresh})`);
+      this.stats.credentialRefreshes++;
+      let settled = false;
+      const proceed = (why: string | undefined): void => {
+        if (settled) return;
+        settled = true;
+        this.#d.clock.clearTimeout(guard);
+        if (why)
+          this.#d.log.warn({ cause: why }, 'credential refresh failed; using the previous credentials');
+        if (this.state === 'connecting' && !this.#attempt) this.#open(reason);
+      };
+      // A refresh is a network round trip in the OTA case: bounded like every other wait.
+      const guard = this.#d.clock.setTimeout(
+        () => proceed(`no answer within ${this.#d.config.handshakeTimeoutMs} ms`),
+        this.#d.config.handshakeTimeoutMs,
+      );
+      this.#d.credentials.refresh(refresh).then(
+        () => proceed(undefined),
+        (err: unknown) => proceed(describeError(err)),
+      );
+      return;
+    }
+    this.#open(reason);
+  }
+
+  #open(reason: string): void {
+    const creds = this.#d.credentials.current();
+    const n = ++this.stats.attempts;
+    this.#lastAttemptAt = this.#d.clock.now();
+    this.#sessionId = '';
+    const conn = this.#d.connector({
+      url: creds.url,
+      headers: handshakeHeaders(this.#d.identity, creds.token),
+      handshakeTimeoutMs: this.#d.config.handshakeTimeoutMs,
+      maxPayloadBytes: this.#d.config.maxPayloadBytes,
+      allowInsecureTls: this.#d.allowInsecureTls === true,
+    });
+    const a: Attempt = {
+      n,
+      conn,
+      heartbeat: new Heartbeat(
+        this.#d.clock,
+        this.#d.config.pingIntervalMs,
+        this.#d.config.pongTimeoutMs,
+        () => conn.ping(),
+        (silent) => this.#fail(a, `heartbeat timeout: no frame or pong for ${silent.toFixed(0)} ms`),
+      ),
+      openedAt: undefined,
+      readyAt: undefined,
+      helloTimer: undefined,
+      closeTimer: undefined,
+      httpStatus: undefined,
+      localCause: undefined,
+      lastError: undefined,
+      preHelloText: [],
+      intent: 'none',
+    };
+    this.#attempt = a;
+    this.#move('connecting', `attempt ${n}: ${reason}`, `connecting to ${creds.url}`);
+    this.#d.log.info({ attempt: n, url: creds.url }, 'connecting');
+    conn.on('open', () => this.#onOpen(a));
+    conn.on('frame', (data, isBinary) => this.#onFrame(a, data, isBinary));
+    conn.on('pong', () => a.heartbeat.alive());
+    conn.on('rejected', (status) => {
+      a.httpStatus = status;
+    });
+    conn.on('error', (err) => {
+      // ws follows every 'error' with 'close'; the close decides what happens next. After the
+      // upgrade an error (payload too big, bad frame, ECONNRESET) is the cause of that close.
+      a.lastError = describeError(err);
+      if (a.openedAt !== undefined) a.localCause ??= a.lastError;
+      this.#d.log.debug({ attempt: a.n, err: a.lastError }, 'connection error');
+    });
+    conn.on('close', (code, why) => this.#onClose(a, code, why));
+  }
+
+  #onOpen(a: Attempt): void {
+    if (this.#attempt !== a) return;
+    a.openedAt = this.#d.clock.now();
+    a.heartbeat.start();
+    const hello = encodeClientMessage(
+      {
+        type: 'hello',
+        version: PROTOCOL_VERSION,
+        features: this.#d.features?.mcp ? { mcp: true } : {},
+        transport: 'websocket',
+        audio_params: UPLINK_AUDIO,
+      },
+      '',
+    );
+    // Nothing but the hello goes out before the server hello (protocol.md §3.3, §11.3).
+    this.#write(a, hello, 'hello');
+    this.#move('handshaking', `attempt ${a.n}: upgraded, hello sent`, 'waiting for server hello');
+    a.helloTimer = this.#d.clock.setTimeout(
+      () => this.#fail(a, `no server hello within ${this.#d.config.helloTimeoutMs} ms`),
+      this.#d.config.helloTimeoutMs,
+    );
+  }
+
+  #onFrame(a: Attempt, data: Buffer, isBinary: boolean): void {
+    if (this.#attempt !== a) return;
+    a.heartbeat.alive();
+    const frame = decodeServerFrame(data, isBinary);
+    const log = this.#d.log;
+    if (this.state === 'handshaking') {
+      if (frame.kind === 'message' && frame.message.type === 'hello') {
+        if (frame.message.transport !== 'websocket') {
+          log.warn({ transport: frame.message.transport }, 'server hello with another transport ignored');
+          return;
+        }
+        this.#onReady(a, frame.message.session_id ?? '');
+        this.emit('ready', frame.message);
+        return;
+      }
+      if (frame.kind === 'text') a.preHelloText.push(frame.text);
+      log.warn({ frame: summarize(frame) }, 'frame before server hello ignored');
+      return;
+    }
+    if (this.state !== 'ready') return;
+    switch (frame.kind) {
+      case 'audio':
+        this.emit('audio', frame.opus);
+        return;
+      case 'message':
+        log.debug({ type: frame.message.type }, 'received');
+        this.emit('message', frame.message);
+        return;
+      default:
+        // Malformed input is logged and ignored; it never changes state (protocol.md §10.2).
+        log.warn({ frame: summarize(frame) }, 'ignored inbound frame');
+    }
+  }
+
+  #onReady(a: Attempt, sessionId: string): void {
+    this.#d.clock.clearTimeout(a.helloTimer);
+    a.readyAt = this.#d.clock.now();
+    this.#sessionId = sessionId;
+    this.#earlyCloses = 0;
+    this.stats.readySessions++;
+    this.#d.clock.clearTimeout(this.#resetTimer);
+    // Only a connection that stays up earns a fresh backoff; a flapping server keeps its delays.
+    this.#resetTimer = this.#d.clock.setTimeout(() => {
+      this.#backoff.reset();
+      this.#shortSessions = 0;
+    }, this.#d.config.backoffResetMs);
+    this.#move('ready', `attempt ${a.n}: session ${sessionId || '(none)'}`, 'online');
+  }
+
+  /** Ends an attempt for a local reason: the socket is destroyed, `close` does the rest. */
+  #fail(a: Attempt, cause: string): void {
+    if (this.#attempt !== a || a.localCause !== undefined) return;
+    a.localCause = cause;
+    a.conn.terminate();
+  }
+
+  #onClose(a: Attempt, code: number, reason: string): void {
+    if (this.#attempt !== a) return;
+    this.#attempt = undefined;
+    a.heartbeat.stop();
+    this.#d.clock.clearTimeout(a.helloTimer);
+    this.#d.clock.clearTimeout(a.closeTimer);
+    this.#d.clock.clearTimeout(this.#resetTimer);
+    const wasReady = a.readyAt !== undefined;
+    const now = this.#d.clock.now();
+    const end = classifyEnd({
+      code,
+      reason,
+      wasReady,
+      openForMs: a.openedAt === undefined ? undefined : now - a.openedAt,
+      preHelloText: a.preHelloText,
+      httpStatus: a.httpStatus,
+      localCause: a.localCause ?? (a.openedAt === undefined ? a.lastError : undefined),
+    });
+    const cause = end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
+    if (wasReady) this.emit('lost', { cause, routine: end.kind === 'routine' && a.intent === 'none' });
+    if (a.intent === 'stop' || this.state === 'stopped') return;
+    if (a.intent === 'reconnect') {
+      this.#connect('reconnect requested');
+      return;
+    }
+    this.#afterEnd(a, end, wasReady ? now - (a.readyAt ?? now) : undefined);
+  }
+
+  #afterEnd(a: Attempt, end: AttemptEnd, readyForMs: number | undefined): void {
+    const cfg = this.#d.config;
+    const log = this.#d.log;
+    if (end.kind === 'auth') {
+      this.#refreshDue = end.cause;
+      log.warn(
+        { attempt: a.n, cause: end.cause },
+        'server refused our credentials; refreshing before the next attempt',
+      );
+    }
+    // A session that ends right after its hello is not "routine" however politely it closed.
+    const short = readyForMs !== undefined && readyForMs < cfg.authFailureWindowMs;
+    if (end.kind === 'routine' && !short) {
+      this.#shortSessions = 0;
+      if (cfg.mode === 'on-demand') {
+        log.info({ attempt: a.n, code: end.code }, 'server ended the session; idle until the next press');
+        this.#move('idle', `server closed ${end.code}`, 'idle');
+        return;
+      }
+      const delay = Math.floor(this.#d.random() * cfg.routineReconnectMs);
+      log.info({ attempt: a.n, code: end.code, delay_ms: delay }, 'server ended the session; reconnecting');
+      this.#scheduleRetry(delay, `server closed ${end.code}`);
+      return;
+    }
+    if (short) {
+      this.#shortSessions++;
+      if (this.#shortSessions >= SHORT_SESSIONS_BEFORE_REFRESH && this.#refreshDue === undefined) {
+        this.#refreshDue = `${this.#shortSessions} sessions closed right after hello`;
+      }
+    } else if (readyForMs === undefined && end.kind === 'fault' && a.openedAt !== undefined) {
+      this.#earlyCloses++;
+      if (this.#earlyCloses >= EARLY_CLOSES_BEFORE_REFRESH && this.#refreshDue === undefined) {
+        this.#refreshDue = `${this.#earlyCloses} closes before the server hello`;
+      }
+    }
+    const cause =
+      end.kind === 'routine' ? `server closed ${end.code} ${readyForMs} ms after hello` : end.cause;
+    const delay = this.#backoff.next();
+    log.warn(
+      { attempt: a.n, cause, delay_ms: delay, failures: this.#backoff.attempt },
+      'connection failed; backing off',
+    );
+    this.#scheduleRetry(delay, cause);
+  }
+
+  #scheduleRetry(delayMs: number, cause: string): void {
+    this.#d.clock.clearTimeout(this.#retryTimer);
+    this.#move('backoff', cause, `retry in ${(delayMs / 1000).toFixed(1)} s (${cause})`);
+    this.#retryTimer = this.#d.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#connect(`retry after ${cause}`);
+    }, delayMs);
+  }
+}
+
+function summarize(frame: ReturnType<typeof decodeServerFrame>): string {
+  switch (frame.kind) {
+    case 'text':
+      return `text ${JSON.stringify(frame.text)}`;
+    case 'unknown':
+      return `unknown type ${JSON.stringify(frame.type)}`;
+    case 'invalid':
+      return `invalid: ${frame.reason}`;
+    case 'audio':
+      return `binary ${frame.opus.length} bytes`;
+    case 'message':
+      return `message ${frame.message.type}`;
+  }
+}

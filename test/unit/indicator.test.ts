@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { ConversationState } from '../../src/conversation/conversation-state.js';
+import {
+  BLINK_PHASE_MS,
+  CONVERSATION_STATES,
+  type Indicator,
+  indicatorFor,
+  LINK_STATES,
+} from '../../src/hardware/indicator.js';
+import type { LinkState } from '../../src/session/session-port.js';
+
+const COLORS = new Set(['off', 'red', 'green', 'blue']);
+const PATTERNS = new Set(['off', 'steady', 'slow-blink', 'fast-blink']);
+
+/** design.md §3.5 / protocol.md §6.2: each name has exactly one look. */
+const LOOKS: Record<Indicator['name'], [Indicator['color'], Indicator['pattern']]> = {
+  off: ['off', 'off'],
+  idle: ['off', 'off'],
+  connecting: ['blue', 'steady'],
+  listening: ['red', 'steady'],
+  speaking: ['green', 'steady'],
+  activating: ['green', 'slow-blink'],
+  offline: ['blue', 'slow-blink'],
+  error: ['red', 'fast-blink'],
+};
+
+test('the lists of states are complete and distinct', () => {
+  assert.deepEqual([...CONVERSATION_STATES].sort(), [
+    'activating',
+    'connecting',
+    'error',
+    'idle',
+    'listening',
+    'offline',
+    'speaking',
+  ]);
+  assert.deepEqual([...LINK_STATES].sort(), [
+    'backoff',
+    'closing',
+    'connecting',
+    'handshaking',
+    'idle',
+    'offline',
+    'ready',
+    'stopped',
+  ]);
+});
+
+test('the map is total: every (conversation × link) pair has a valid, consistent indicator', () => {
+  let pairs = 0;
+  for (const c of CONVERSATION_STATES) {
+    for (const l of LINK_STATES) {
+      const ind = indicatorFor(c, l);
+      pairs++;
+      assert.ok(COLORS.has(ind.color), `${c}/${l}: color ${ind.color}`);
+      assert.ok(PATTERNS.has(ind.pattern), `${c}/${l}: pattern ${ind.pattern}`);
+      assert.deepEqual([ind.color, ind.pattern], LOOKS[ind.name], `${c}/${l} → ${ind.name}`);
+      assert.ok(Object.isFrozen(ind), 'indicators cannot be changed by a renderer');
+      assert.deepEqual(indicatorFor(c, l), ind, 'pure: same input, same output');
+    }
+  }
+  assert.equal(pairs, 7 * 8);
+});
+
+test('firmware defaults while the link is ready', () => {
+  const cases: [ConversationState, Indicator['name']][] = [
+    ['idle', 'idle'],
+    ['connecting', 'connecting'],
+    ['listening', 'listening'],
+    ['speaking', 'speaking'],
+    ['activating', 'activating'],
+    ['offline', 'offline'],
+    ['error', 'error'],
+  ];
+  for (const [c, name] of cases) assert.equal(indicatorFor(c, 'ready').name, name, c);
+  assert.deepEqual(indicatorFor('error', 'ready'), { name: 'error', color: 'red', pattern: 'fast-blink' });
+  assert.deepEqual(indicatorFor('connecting', 'connecting'), {
+    name: 'connecting',
+    color: 'blue',
+    pattern: 'steady',
+  });
+  assert.equal(BLINK_PHASE_MS['slow-blink'], 500);
+  assert.equal(BLINK_PHASE_MS['fast-blink'], 100);
+});
+
+test('idle without a usable link shows offline; on-demand rest shows idle', () => {
+  const notReady: LinkState[] = ['offline', 'backoff', 'connecting', 'handshaking', 'closing'];
+  for (const l of notReady) assert.equal(indicatorFor('idle', l).name, 'offline', l);
+  assert.equal(indicatorFor('idle', 'idle').name, 'idle');
+  assert.equal(indicatorFor('idle', 'ready').name, 'idle');
+});
+
+test('a user waiting on a connection sees connecting while an attempt runs, offline between attempts', () => {
+  for (const l of ['connecting', 'handshaking', 'closing', 'idle'] as const) {
+    assert.equal(indicatorFor('connecting', l).name, 'connecting', l);
+  }
+  for (const l of ['offline', 'backoff'] as const)
+    assert.equal(indicatorFor('connecting', l).name, 'offline', l);
+});
+
+test('a stopped daemon is dark whatever the conversation was', () => {
+  for (const c of CONVERSATION_STATES) assert.equal(indicatorFor(c, 'stopped').name, 'off');
+});

@@ -16,13 +16,11 @@ export const serverSchema = z
       .string()
       .regex(/^wss?:\/\/[^\s/]+/, 'must be a ws:// or wss:// URL')
       .default('ws://127.0.0.1:8000/xiaozhi/v1/')
-      .describe('xiaozhi WebSocket URL (protocol.md §2.1); env SPEAKERD_SERVER_URL'),
+      .describe('xiaozhi WebSocket URL (protocol.md §2.1)'),
     token: z
       .string()
       .default('')
-      .describe(
-        'access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2); env SPEAKERD_TOKEN',
-      ),
+      .describe('access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2)'),
     allowInsecureTls: z
       .boolean()
       .default(false)

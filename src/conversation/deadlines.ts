@@ -50,7 +50,7 @@ export function deadlineFor(
 }
 
 export class DeadlineSlot {
-  #armed: { kind: DeadlineKind; handle: TimerHandle; at: number } | undefined;
+  #armed: { kind: DeadlineKind; handle: TimerHandle } | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -58,16 +58,10 @@ export class DeadlineSlot {
     return this.#armed?.kind;
   }
 
-  /** Clock time at which the armed deadline fires. */
-  get dueAt(): number | undefined {
-    return this.#armed?.at;
-  }
-
   arm(spec: DeadlineSpec, onFire: (kind: DeadlineKind) => void): void {
     this.clear();
     const armed = {
       kind: spec.kind,
-      at: this.clock.now() + spec.ms,
       handle: this.clock.setTimeout(() => {
         // Only the deadline still in the slot may fire; a replaced one was cleared already.
         if (this.#armed !== armed) return;

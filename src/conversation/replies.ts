@@ -25,11 +25,24 @@ export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
   }
 }
 
+/**
+ * The protocol has no turn ids. A reply that arrives while the listening turn has not sent a single
+ * audio frame cannot be about this turn: it answers an earlier utterance (e.g. the `listen stop` of
+ * a click that ended the previous turn, which a server may still recognise) and crossed our new
+ * `listen start` on the wire. Taking it would hijack the user's fresh turn; it is dropped, and its
+ * audio and `tts stop` then fall outside speaking and are dropped too (protocol.md §4.2).
+ */
+function isStale(ctx: TurnContext, what: string): boolean {
+  if (ctx.turn === undefined || ctx.turn.framesSent > 0) return false;
+  ctx.d.log.debug(`${what} before this turn sent any audio: a reply to an earlier utterance, ignored`);
+  return true;
+}
+
 function onStt(ctx: TurnContext, text: string): void {
   // The user's words stay at debug: a fleet journal is no place for what people say at home.
   ctx.d.log.debug({ stt: text }, 'stt');
   const turn = ctx.turn;
-  if (ctx.state !== 'listening' || !turn) return;
+  if (ctx.state !== 'listening' || !turn || isStale(ctx, 'stt')) return;
   turn.mark('stt', ctx.now());
   // The server has the utterance: close the uplink, wait for tts start (protocol.md §5.2, §11.9).
   ctx.micStop();
@@ -51,6 +64,8 @@ function onTtsStart(ctx: TurnContext): void {
     ctx.turn = turn;
   } else if (ctx.state !== 'listening' || !turn) {
     ctx.d.log.debug(`tts start ignored in ${ctx.state}`);
+    return;
+  } else if (isStale(ctx, 'tts start')) {
     return;
   }
   turn.mark('ttsStart', ctx.now());

@@ -106,10 +106,6 @@ export class Turn {
     if (!this.#marks.has(milestone)) this.#marks.set(milestone, now - this.startedAt);
   }
 
-  has(milestone: TurnMilestone): boolean {
-    return this.#marks.has(milestone);
-  }
-
   /** Keeps a packet said before the connection was ready; the oldest goes when full. */
   hold(packet: Buffer): void {
     this.#pending.push(packet);

@@ -44,6 +44,7 @@ export interface TurnPort {
 export class Turn {
   readonly #player: TtsPlayer;
   #collector: UtteranceCollector | undefined;
+  #mode: ListenMode = 'auto';
 
   constructor(private readonly port: TurnPort) {
     this.#player = new TtsPlayer(port.clock, {
@@ -56,6 +57,7 @@ export class Turn {
   listenStart(mode: ListenMode): void {
     if (this.#player.active) this.port.log.info('dev-server: listen start during a reply, reply cancelled');
     this.#player.cancel();
+    this.#mode = mode;
     const { vadSilenceMs, vadMinSpeechMs, maxUtteranceMs } = this.port.options;
     // Realtime is auto mode with the mic left open (protocol.md §5.1); the VAD ends both.
     this.#collector = new UtteranceCollector({
@@ -68,9 +70,21 @@ export class Turn {
     this.port.enter('listening', `listen start (${mode})`);
   }
 
+  /**
+   * Manual mode: the end of the utterance (push-to-talk released). Auto mode: the device stopped
+   * listening on its own (a second press), so what was collected is dropped and nothing is
+   * answered — a late reply would land in the device's next turn.
+   */
   listenStop(): void {
-    if (this.#collector) this.#endUtterance('manual');
-    else this.port.log.debug('dev-server: listen stop while not listening ignored');
+    if (!this.#collector) {
+      this.port.log.debug('dev-server: listen stop while not listening ignored');
+    } else if (this.#mode === 'manual') {
+      this.#endUtterance('manual');
+    } else {
+      this.#collector = undefined;
+      this.port.log.info({ mode: this.#mode }, 'dev-server: listen stop in auto mode, utterance dropped');
+      this.port.enter('idle', 'listen stop');
+    }
   }
 
   /** Like xinnan with the greeting off: the text comes back as `stt`, then an empty reply. */

@@ -9,7 +9,7 @@ import { configSchema } from '../../src/config/schema.js';
 import type { TurnTimeline } from '../../src/conversation/conversation.js';
 import { formatTurn } from '../../src/conversation/turn-timeline.js';
 import { SystemClock } from '../../src/core/clock.js';
-import { seededRandom } from '../../src/core/random.js';
+import { type Random, seededRandom } from '../../src/core/random.js';
 import { Daemon } from '../../src/daemon.js';
 import { SPEECH_FIXTURE } from '../../src/demo.js';
 import { DevServer, type DevServerOptions } from '../../src/devserver/index.js';
@@ -47,6 +47,21 @@ export interface RigOptions {
   readonly connection?: Record<string, unknown>;
   readonly conversation?: Record<string, unknown>;
   readonly token?: string;
+  /** Jitter source; a fixed seed by default so CI runs repeat. */
+  readonly random?: Random;
+  /** Use the shipped connection defaults (5 s ping, 4 s pong, 500 ms–30 s backoff) instead of the fast ones. */
+  readonly productionTimings?: boolean;
+}
+
+const unhandled: unknown[] = [];
+let watching = false;
+
+/** One process-wide recorder: a rejection nobody handled fails the scenario that caused it. */
+function watchUnhandled(): void {
+  if (watching) return;
+  watching = true;
+  process.on('unhandledRejection', (err) => unhandled.push(err));
+  process.on('uncaughtException', (err) => unhandled.push(err));
 }
 
 export class Rig {
@@ -54,7 +69,11 @@ export class Rig {
   readonly sink = new NullSink();
   readonly leds: Indicator[] = [];
   readonly logs: LogLine[];
-  readonly unhandled: unknown[] = [];
+  /** Unhandled rejections and exceptions seen while this rig was open. */
+  get unhandled(): unknown[] {
+    return unhandled.slice(this.#unhandledFrom);
+  }
+  readonly #unhandledFrom = unhandled.length;
   server: DevServer;
   readonly proxy: FaultProxy;
   readonly daemon: Daemon;
@@ -65,7 +84,6 @@ export class Rig {
   readonly turnLog: string[] = [];
   readonly history: { state: string; source: boolean; sink: boolean }[] = [];
   readonly #serverOptions: DevServerOptions;
-  readonly #onUnhandled = (err: unknown) => this.unhandled.push(err);
 
   private constructor(server: DevServer, proxy: FaultProxy, serverOptions: DevServerOptions, o: RigOptions) {
     this.server = server;
@@ -80,17 +98,19 @@ export class Rig {
       hardware: 'simulated',
       identity: { deviceId: DEVICE_ID, clientId: CLIENT_ID },
       // Short timings keep CI fast; the policy is the same as the defaults (measured separately).
-      connection: {
-        pingIntervalMs: 500,
-        pongTimeoutMs: 500,
-        helloTimeoutMs: 1500,
-        handshakeTimeoutMs: 2000,
-        backoffBaseMs: 100,
-        backoffCapMs: 1000,
-        routineReconnectMs: 200,
-        authFailureWindowMs: 300,
-        ...o.connection,
-      },
+      connection: o.productionTimings
+        ? { ...o.connection }
+        : {
+            pingIntervalMs: 500,
+            pongTimeoutMs: 500,
+            helloTimeoutMs: 1500,
+            handshakeTimeoutMs: 2000,
+            backoffBaseMs: 100,
+            backoffCapMs: 1000,
+            routineReconnectMs: 200,
+            authFailureWindowMs: 300,
+            ...o.connection,
+          },
       conversation: { errorDisplayMs: 300, ...o.conversation },
     });
     this.daemon = new Daemon({
@@ -106,7 +126,7 @@ export class Rig {
       sink: this.sink,
       leds: { render: (i) => this.leds.push(i) },
       clock: this.clock,
-      random: seededRandom(7),
+      random: o.random ?? seededRandom(7),
       log,
     });
     this.daemon.conversation.on('state', (to) =>
@@ -116,8 +136,7 @@ export class Rig {
         sink: this.sink.isOpen,
       }),
     );
-    process.on('unhandledRejection', this.#onUnhandled);
-    process.on('uncaughtException', this.#onUnhandled);
+    watchUnhandled();
   }
 
   /** Waits until the conversation has entered `state` at some point after history index `from`. */
@@ -236,7 +255,5 @@ export class Rig {
     await this.daemon.stop();
     await this.proxy.close();
     await this.server.stop();
-    process.off('unhandledRejection', this.#onUnhandled);
-    process.off('uncaughtException', this.#onUnhandled);
   }
 }

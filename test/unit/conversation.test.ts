@@ -219,6 +219,26 @@ test('toggle: click while speaking aborts, flushes playback at once, and listens
   h.done();
 });
 
+test('a reply that crosses a new listen start (no audio sent yet in this turn) is not taken for its reply', () => {
+  const h = setup();
+  h.conv.input('click');
+  h.conv.input('click'); // listen stop: the server may still answer what it had
+  h.conv.input('click'); // a new turn, before that answer arrives
+  h.session.stt('the old utterance');
+  h.session.tts('start');
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('listening');
+  assert.equal(h.source.running, true, 'the new turn still hears the user');
+  assert.equal(h.sink.begins, 0, 'the stale reply is not played');
+  // Once this turn's audio went out, the server's answers are this turn's.
+  h.source.emitFrame();
+  h.session.stt('the new utterance');
+  h.session.tts('start');
+  h.check('speaking');
+  h.done();
+});
+
 test('push-to-talk: press while speaking aborts, flushes, listens manual', () => {
   const h = setup({ mode: 'push-to-talk' });
   toSpeaking(h);
@@ -270,6 +290,7 @@ test('reply deadline after release fires at exactly replyDeadlineMs', () => {
 test('stt turns the listen deadline into the reply deadline', () => {
   const h = setup();
   h.conv.input('click');
+  h.source.emitFrame();
   h.clock.advance(20_000);
   h.session.stt('hi');
   h.clock.advance(h.config.replyDeadlineMs - 1);

@@ -48,7 +48,7 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   try {
     const v: unknown = JSON.parse(text);
     return typeof v === 'object' && v !== null && !Array.isArray(v)
-      ? (v as Record<string, unknown>)
+      ? (v as Record<string, unknown>) // a non-null, non-array object, checked just above
       : undefined;
   } catch {
     // Not JSON (garbage and plain-text frames are expected in these tests): no object.

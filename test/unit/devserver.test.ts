@@ -183,3 +183,21 @@ test('Device-Id in the query string is accepted like xinnan', async (t) => {
   const hello = await c.hello();
   assert.equal(hello.type, 'hello');
 });
+
+test('auto mode: listen stop drops the utterance without a reply (no late reply in the next turn)', async (t) => {
+  const { server, url } = await startServer(t);
+  const c = new TestClient(url);
+  await c.hello();
+  let utterances = 0;
+  server.on('utterance', () => utterances++);
+  c.send({ type: 'listen', state: 'start', mode: 'auto' });
+  speak(c, voiced(600));
+  c.send({ type: 'listen', state: 'stop' });
+  assert.deepEqual(await c.drain(200), []);
+  assert.equal(utterances, 0);
+  c.send({ type: 'listen', state: 'start', mode: 'auto' });
+  speak(c, Buffer.concat([voiced(600), silence(400)]));
+  const reply = await readReply(c);
+  assert.match(reply.stt, /^heard 0\.\d\d s of speech/);
+  assert.equal(utterances, 1);
+});

@@ -10,7 +10,7 @@ export type AttemptEnd =
   /** Server closed with 1000/1001/1005 after a ready session. */
   | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
   /** Anything that is not a routine end: transport error, 1006/1011/1009, timeouts. */
-  | { readonly kind: 'fault'; readonly cause: string }
+  | { readonly kind: 'fault'; readonly cause: string; readonly afterUpgrade: boolean }
   /** Credentials were refused: HTTP 401/403 on upgrade, or text + close before the hello. */
   | { readonly kind: 'auth'; readonly cause: string };
 
@@ -30,12 +30,14 @@ export interface CloseFacts {
 }
 
 export function classifyEnd(f: CloseFacts): AttemptEnd {
+  const afterUpgrade = f.openForMs !== undefined;
   if (f.httpStatus === 401 || f.httpStatus === 403) {
     return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}` };
   }
-  if (f.httpStatus !== undefined)
-    return { kind: 'fault', cause: `upgrade refused with HTTP ${f.httpStatus}` };
-  if (f.localCause !== undefined) return { kind: 'fault', cause: f.localCause };
+  if (f.httpStatus !== undefined) {
+    return { kind: 'fault', cause: `upgrade refused with HTTP ${f.httpStatus}`, afterUpgrade };
+  }
+  if (f.localCause !== undefined) return { kind: 'fault', cause: f.localCause, afterUpgrade };
   if (!f.wasReady && f.preHelloText.length > 0 && f.openForMs !== undefined) {
     // xinnan rejects a token in-band: a plain-text frame, then close 1000 (protocol.md §2.5).
     return { kind: 'auth', cause: `server said ${JSON.stringify(f.preHelloText[0])} and closed ${f.code}` };
@@ -43,9 +45,9 @@ export function classifyEnd(f: CloseFacts): AttemptEnd {
   const what = `server closed ${f.code}${f.reason ? ` (${f.reason})` : ''}`;
   if (f.wasReady && ROUTINE_CLOSE_CODES.has(f.code))
     return { kind: 'routine', code: f.code, reason: f.reason };
-  if (f.code === 1009) return { kind: 'fault', cause: `${what}: message too big` };
-  if (!f.wasReady && f.openForMs !== undefined) return { kind: 'fault', cause: `${what} before hello` };
-  return { kind: 'fault', cause: f.code === 1006 ? 'connection lost (1006)' : what };
+  if (f.code === 1009) return { kind: 'fault', cause: `${what}: message too big`, afterUpgrade };
+  if (!f.wasReady && afterUpgrade) return { kind: 'fault', cause: `${what} before hello`, afterUpgrade };
+  return { kind: 'fault', cause: f.code === 1006 ? 'connection lost (1006)' : what, afterUpgrade };
 }
 
 /** Builds the upgrade headers (protocol.md §2.2). */

@@ -11,12 +11,12 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
-import { decodeServerFrame, encodeClientMessage } from '../protocol/codec.js';
-import { type ClientMessage, PROTOCOL_VERSION, UPLINK_AUDIO } from '../protocol/messages.js';
-import type { Connection, Connector } from '../transport/connection.js';
+import { encodeClientMessage } from '../protocol/codec.js';
+import type { ClientMessage } from '../protocol/messages.js';
+import type { Connector } from '../transport/connection.js';
+import { type CloseIntent, LinkAttempt } from './attempt.js';
 import type { CredentialSource } from './credentials.js';
-import { Heartbeat } from './heartbeat.js';
-import { type AttemptEnd, classifyEnd, handshakeHeaders } from './link-policy.js';
+import { type AttemptEnd, handshakeHeaders } from './link-policy.js';
 import type { LinkState, SessionEvents, SessionPort } from './session-port.js';
 
 export interface SupervisorDeps {
@@ -42,29 +42,10 @@ export interface SupervisorStats {
   credentialRefreshes: number;
 }
 
-/** Per-attempt facts; a new object per connection so nothing leaks between attempts. */
-interface Attempt {
-  readonly n: number;
-  readonly conn: Connection;
-  readonly heartbeat: Heartbeat;
-  openedAt: number | undefined;
-  readyAt: number | undefined;
-  helloTimer: TimerHandle | undefined;
-  closeTimer: TimerHandle | undefined;
-  httpStatus: number | undefined;
-  localCause: string | undefined;
-  lastError: string | undefined;
-  readonly preHelloText: string[];
-  /** Why we are closing it ourselves, if we are. */
-  intent: 'none' | 'reconnect' | 'stop';
-}
-
 /** Short sessions in a row (closed right after hello) before credentials are refreshed. */
 const SHORT_SESSIONS_BEFORE_REFRESH = 2;
 /** Failed pre-hello attempts in a row before credentials are refreshed (design.md §3.2). */
 const EARLY_CLOSES_BEFORE_REFRESH = 3;
-/** How long an orderly close may take before the socket is destroyed. */
-const CLOSE_GRACE_MS = 1000;
 
 export class SessionSupervisor extends EventEmitter<SessionEvents> implements SessionPort {
   readonly #d: SupervisorDeps;
@@ -78,7 +59,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     sendsRefused: 0,
     credentialRefreshes: 0,
   };
-  #attempt: Attempt | undefined;
+  #attempt: LinkAttempt | undefined;
   #retryTimer: TimerHandle | undefined;
   #resetTimer: TimerHandle | undefined;
   #sessionId = '';
@@ -130,36 +111,27 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     const a = this.#attempt;
     this.#move('stopped', 'daemon stopping');
     if (!a) return;
-    a.intent = 'stop';
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        // The peer did not finish the close handshake: drop the socket, never hang shutdown.
-        a.conn.terminate();
-        resolve();
-      }, 1000);
-      a.conn.once('close', () => {
-        clearTimeout(t);
-        resolve();
-      });
-      a.conn.close(1000, 'shutdown');
+      a.conn.once('close', () => resolve());
+      a.close('stop', 'shutdown'); // destroyed after a short grace if the peer never answers
     });
   }
 
   send(message: ClientMessage): boolean {
     const a = this.#attempt;
-    if (this.state !== 'ready' || !a || a.conn.state !== 'open') {
+    if (this.state !== 'ready' || !a?.writable) {
       this.stats.sendsRefused++;
       this.#d.log.debug({ type: message.type, link: this.state }, 'send refused: not ready');
       return false;
     }
-    this.#write(a, encodeClientMessage(message, this.#sessionId), message.type);
+    a.write(encodeClientMessage(message, this.#sessionId), message.type);
     this.#d.log.debug({ type: message.type }, 'sent');
     return true;
   }
 
   sendAudio(opus: Buffer): boolean {
     const a = this.#attempt;
-    if (this.state !== 'ready' || !a || a.conn.state !== 'open') {
+    if (this.state !== 'ready' || !a?.writable) {
       this.stats.audioDropped++;
       return false;
     }
@@ -174,7 +146,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       }
       return false;
     }
-    this.#write(a, opus, 'audio');
+    a.write(opus, 'audio');
     this.stats.audioSent++;
     return true;
   }
@@ -200,11 +172,8 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#backoff.reset();
     const a = this.#attempt;
     if (a) {
-      a.intent = 'reconnect';
       this.#move('closing', reason);
-      a.conn.close(1000, 'reconnect');
-      // ws waits 30 s for the peer's close frame; the user pressed a button and will not.
-      a.closeTimer = this.#d.clock.setTimeout(() => a.conn.terminate(), CLOSE_GRACE_MS);
+      a.close('reconnect', 'reconnect');
       return;
     }
     if (this.state === 'connecting') return; // a refresh is already under way
@@ -215,15 +184,6 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #move(to: LinkState, reason: string, detail = reason): void {
     this.#detail = detail;
     this.#state.transition(to, reason);
-  }
-
-  #write(a: Attempt, data: string | Buffer, what: string): void {
-    a.conn.send(data, (err) => {
-      if (!err || this.#attempt !== a) return;
-      // A write that fails on an "open" socket means the socket is gone: a fault, not a retry.
-      this.#d.log.warn({ err: describeError(err), what }, 'send failed');
-      this.#fail(a, `send failed: ${describeError(err)}`);
-    });
   }
 
   #connect(reason: string): void {
@@ -268,105 +228,44 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       maxPayloadBytes: this.#d.config.maxPayloadBytes,
       allowInsecureTls: this.#d.allowInsecureTls === true,
     });
-    const a: Attempt = {
+    // Every hook checks that its attempt is still the current one: a late event of a replaced
+    // connection must not touch the new one.
+    const a: LinkAttempt = new LinkAttempt(
       n,
       conn,
-      heartbeat: new Heartbeat(
-        this.#d.clock,
-        this.#d.config.pingIntervalMs,
-        this.#d.config.pongTimeoutMs,
-        () => conn.ping(),
-        (silent) => this.#fail(a, `heartbeat timeout: no frame or pong for ${silent.toFixed(0)} ms`),
-      ),
-      openedAt: undefined,
-      readyAt: undefined,
-      helloTimer: undefined,
-      closeTimer: undefined,
-      httpStatus: undefined,
-      localCause: undefined,
-      lastError: undefined,
-      preHelloText: [],
-      intent: 'none',
-    };
+      this.#d.config,
+      this.#d.clock,
+      this.#d.log,
+      this.#d.features ?? {},
+      {
+        upgraded: () => {
+          if (this.#attempt === a)
+            this.#move('handshaking', `attempt ${n}: upgraded, hello sent`, 'waiting for server hello');
+        },
+        ready: (hello) => {
+          if (this.#attempt !== a) return;
+          this.#onReady(a, hello.session_id ?? '');
+          this.emit('ready', hello);
+        },
+        message: (m) => {
+          if (this.#attempt === a) this.emit('message', m);
+        },
+        audio: (opus) => {
+          if (this.#attempt === a) this.emit('audio', opus);
+        },
+        ended: (end, readyForMs, intent) => {
+          if (this.#attempt !== a) return;
+          this.#attempt = undefined;
+          this.#onEnded(a, end, readyForMs, intent);
+        },
+      },
+    );
     this.#attempt = a;
     this.#move('connecting', `attempt ${n}: ${reason}`, `connecting to ${creds.url}`);
     this.#d.log.info({ attempt: n, url: creds.url }, 'connecting');
-    conn.on('open', () => this.#onOpen(a));
-    conn.on('frame', (data, isBinary) => this.#onFrame(a, data, isBinary));
-    conn.on('pong', () => a.heartbeat.alive());
-    conn.on('rejected', (status) => {
-      a.httpStatus = status;
-    });
-    conn.on('error', (err) => {
-      // ws follows every 'error' with 'close'; the close decides what happens next. After the
-      // upgrade an error (payload too big, bad frame, ECONNRESET) is the cause of that close.
-      a.lastError = describeError(err);
-      if (a.openedAt !== undefined) a.localCause ??= a.lastError;
-      this.#d.log.debug({ attempt: a.n, err: a.lastError }, 'connection error');
-    });
-    conn.on('close', (code, why) => this.#onClose(a, code, why));
   }
 
-  #onOpen(a: Attempt): void {
-    if (this.#attempt !== a) return;
-    a.openedAt = this.#d.clock.now();
-    a.heartbeat.start();
-    const hello = encodeClientMessage(
-      {
-        type: 'hello',
-        version: PROTOCOL_VERSION,
-        features: this.#d.features?.mcp ? { mcp: true } : {},
-        transport: 'websocket',
-        audio_params: UPLINK_AUDIO,
-      },
-      '',
-    );
-    // Nothing but the hello goes out before the server hello (protocol.md §3.3, §11.3).
-    this.#write(a, hello, 'hello');
-    this.#move('handshaking', `attempt ${a.n}: upgraded, hello sent`, 'waiting for server hello');
-    a.helloTimer = this.#d.clock.setTimeout(
-      () => this.#fail(a, `no server hello within ${this.#d.config.helloTimeoutMs} ms`),
-      this.#d.config.helloTimeoutMs,
-    );
-  }
-
-  #onFrame(a: Attempt, data: Buffer, isBinary: boolean): void {
-    if (this.#attempt !== a) return;
-    a.heartbeat.alive();
-    const frame = decodeServerFrame(data, isBinary);
-    const log = this.#d.log;
-    if (this.state === 'handshaking') {
-      if (frame.kind === 'message' && frame.message.type === 'hello') {
-        if (frame.message.transport !== 'websocket') {
-          log.warn({ transport: frame.message.transport }, 'server hello with another transport ignored');
-          return;
-        }
-        this.#onReady(a, frame.message.session_id ?? '');
-        this.emit('ready', frame.message);
-        return;
-      }
-      if (frame.kind === 'text') a.preHelloText.push(frame.text);
-      log.warn({ frame: summarize(frame) }, 'frame before server hello ignored');
-      return;
-    }
-    if (this.state !== 'ready') return;
-    switch (frame.kind) {
-      case 'audio':
-        this.emit('audio', frame.opus);
-        return;
-      case 'message':
-        log.debug({ type: frame.message.type }, 'received');
-        this.emit('message', frame.message);
-        return;
-      default:
-        // Malformed input is logged and ignored; it never changes state (protocol.md §10.2).
-        log.warn({ frame: summarize(frame) }, 'ignored inbound frame');
-    }
-  }
-
-  #onReady(a: Attempt, sessionId: string): void {
-    this.#d.clock.clearTimeout(a.helloTimer);
-    a.readyAt = this.#d.clock.now();
+  #onReady(a: LinkAttempt, sessionId: string): void {
     this.#sessionId = sessionId;
     this.#earlyCloses = 0;
     this.stats.readySessions++;
@@ -379,42 +278,20 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#move('ready', `attempt ${a.n}: session ${sessionId || '(none)'}`, 'online');
   }
 
-  /** Ends an attempt for a local reason: the socket is destroyed, `close` does the rest. */
-  #fail(a: Attempt, cause: string): void {
-    if (this.#attempt !== a || a.localCause !== undefined) return;
-    a.localCause = cause;
-    a.conn.terminate();
-  }
-
-  #onClose(a: Attempt, code: number, reason: string): void {
-    if (this.#attempt !== a) return;
-    this.#attempt = undefined;
-    a.heartbeat.stop();
-    this.#d.clock.clearTimeout(a.helloTimer);
-    this.#d.clock.clearTimeout(a.closeTimer);
+  #onEnded(a: LinkAttempt, end: AttemptEnd, readyForMs: number | undefined, intent: CloseIntent): void {
     this.#d.clock.clearTimeout(this.#resetTimer);
-    const wasReady = a.readyAt !== undefined;
-    const now = this.#d.clock.now();
-    const end = classifyEnd({
-      code,
-      reason,
-      wasReady,
-      openForMs: a.openedAt === undefined ? undefined : now - a.openedAt,
-      preHelloText: a.preHelloText,
-      httpStatus: a.httpStatus,
-      localCause: a.localCause ?? (a.openedAt === undefined ? a.lastError : undefined),
-    });
     const cause = end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
-    if (wasReady) this.emit('lost', { cause, routine: end.kind === 'routine' && a.intent === 'none' });
-    if (a.intent === 'stop' || this.state === 'stopped') return;
-    if (a.intent === 'reconnect') {
+    if (readyForMs !== undefined)
+      this.emit('lost', { cause, routine: end.kind === 'routine' && intent === 'none' });
+    if (intent === 'stop' || this.state === 'stopped') return;
+    if (intent === 'reconnect') {
       this.#connect('reconnect requested');
       return;
     }
-    this.#afterEnd(a, end, wasReady ? now - (a.readyAt ?? now) : undefined);
+    this.#afterEnd(a, end, readyForMs);
   }
 
-  #afterEnd(a: Attempt, end: AttemptEnd, readyForMs: number | undefined): void {
+  #afterEnd(a: LinkAttempt, end: AttemptEnd, readyForMs: number | undefined): void {
     const cfg = this.#d.config;
     const log = this.#d.log;
     if (end.kind === 'auth') {
@@ -443,7 +320,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       if (this.#shortSessions >= SHORT_SESSIONS_BEFORE_REFRESH && this.#refreshDue === undefined) {
         this.#refreshDue = `${this.#shortSessions} sessions closed right after hello`;
       }
-    } else if (readyForMs === undefined && end.kind === 'fault' && a.openedAt !== undefined) {
+    } else if (readyForMs === undefined && end.kind === 'fault' && end.afterUpgrade) {
       this.#earlyCloses++;
       if (this.#earlyCloses >= EARLY_CLOSES_BEFORE_REFRESH && this.#refreshDue === undefined) {
         this.#refreshDue = `${this.#earlyCloses} closes before the server hello`;
@@ -466,20 +343,5 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#retryTimer = undefined;
       this.#connect(`retry after ${cause}`);
     }, delayMs);
-  }
-}
-
-function summarize(frame: ReturnType<typeof decodeServerFrame>): string {
-  switch (frame.kind) {
-    case 'text':
-      return `text ${JSON.stringify(frame.text)}`;
-    case 'unknown':
-      return `unknown type ${JSON.stringify(frame.type)}`;
-    case 'invalid':
-      return `invalid: ${frame.reason}`;
-    case 'audio':
-      return `binary ${frame.opus.length} bytes`;
-    case 'message':
-      return `message ${frame.message.type}`;
   }
 }

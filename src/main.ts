@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { networkInterfaces } from 'node:os';
 /**
  * The composition root (design.md §2): argv and env, config, logger, real or simulated adapters,
  * signals, exit code. The only file that knows both kinds of adapters, and the only one that
@@ -25,7 +26,11 @@ import { SimulatedButton, TerminalLeds } from './hardware/simulated.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { ConfigCredentialSource } from './session/credentials.js';
 import { createLogger, detectLogFormat } from './system/logger.js';
+import { NetworkWatch } from './system/network-watch.js';
 import { wsConnector } from './transport/ws-connector.js';
+
+/** How often the interface table is read for new addresses (system/network-watch.ts). */
+const NETWORK_POLL_MS = 2000;
 
 const io: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
@@ -110,12 +115,21 @@ async function run(options: RunOptions): Promise<number> {
   // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
   button.on('interrupt', () => process.emit('SIGINT', 'SIGINT'));
   daemon.on('status', (status) => log.debug({ status }, 'status'));
+  const network = new NetworkWatch(
+    clock,
+    NETWORK_POLL_MS,
+    networkInterfaces,
+    log.child({ component: 'network' }),
+  );
+  network.on('address', (added) => daemon.networkChanged(`address ${added.join(', ')}`));
   await daemon.start();
+  network.start();
   button.start();
   io.err('simulated button: Enter = click, p = press, r = release, l = long press, Ctrl-C = quit');
   const sig = await untilSignal();
   log.info({ signal: sig }, 'stopping');
   button.close();
+  network.stop();
   await daemon.stop();
   log.info('stopped');
   return 0;
@@ -153,6 +167,12 @@ async function main(argv: string[]): Promise<number> {
       return run(cmd.options);
   }
 }
+
+// A rejection nobody handled is a bug; under systemd a restart is the way back to a sane state.
+process.on('unhandledRejection', (err) => {
+  io.err(`speakerd: unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(70);
+});
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),

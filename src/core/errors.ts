@@ -36,7 +36,7 @@ export function fault(code: ErrorCode, message: string): Fault {
 /** Turn any thrown value into a readable message without losing its code (ECONNREFUSED…). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
     return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   }
   return String(err);

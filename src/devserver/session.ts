@@ -10,6 +10,7 @@ import { type RawData, WebSocket } from 'ws';
 import { CAPTURE_RATE, FRAME_MS } from '../audio/audio-port.js';
 import { OpusDecoder } from '../audio/opus.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { Heartbeat } from '../core/heartbeat.js';
 import { StateCell } from '../core/state.js';
 import { decodeClientFrame, encodeServerMessage } from '../protocol/codec.js';
 import type { ClientMessage, ServerMessage } from '../protocol/messages.js';
@@ -17,7 +18,7 @@ import type { Logger } from '../system/logger.js';
 import type { TokenCheck } from './auth.js';
 import { type DevServerFaults, GARBAGE_AFTER_HELLO, type GarbageKind, garbageFrame } from './faults.js';
 import { AUTH_FAILED_TEXT, type Identity, identityOf, NO_DEVICE_ID_TEXT } from './handshake.js';
-import { IdleTimer, PingKeepalive } from './keepalive.js';
+import { IdleTimer } from './idle-timer.js';
 import { Turn } from './turn.js';
 import type { DevServerEvents, ResolvedOptions } from './types.js';
 
@@ -50,7 +51,8 @@ export class Session {
   readonly #state: StateCell<SessionState>;
   readonly #identity: Identity;
   readonly #turn: Turn;
-  readonly #keepalive: PingKeepalive;
+  /** xinnan's library keepalive: a ping every 20 s, 20 s to answer (protocol.md §8.4); none when the interval is 0. */
+  readonly #keepalive: Heartbeat | undefined;
   readonly #idle: IdleTimer;
   #decoder: OpusDecoder | undefined = new OpusDecoder(CAPTURE_RATE);
   #grace: TimerHandle | undefined;
@@ -82,16 +84,22 @@ export class Session {
       phase: () => this.#state.value,
       close: (code) => this.close(code),
     });
-    this.#keepalive = new PingKeepalive(
-      clock,
-      options.pingIntervalMs,
-      options.pingTimeoutMs,
-      () => this.#ping(),
-      () => {
-        this.#log.warn({ timeout_ms: options.pingTimeoutMs }, 'dev-server: no pong in time, closing 1011');
-        this.close(1011, 'keepalive ping timeout');
-      },
-    );
+    this.#keepalive =
+      options.pingIntervalMs > 0
+        ? new Heartbeat(
+            clock,
+            options.pingIntervalMs,
+            options.pingTimeoutMs,
+            () => this.#ping(),
+            () => {
+              this.#log.warn(
+                { timeout_ms: options.pingTimeoutMs },
+                'dev-server: no pong in time, closing 1011',
+              );
+              this.close(1011, 'keepalive ping timeout');
+            },
+          )
+        : undefined;
     this.#idle = new IdleTimer(clock, options.idleCloseMs, (idleFor) => {
       this.#log.info({ idle_ms: Math.round(idleFor) }, 'dev-server: idle, closing 1000 like xinnan');
       this.close(1000);
@@ -127,8 +135,8 @@ export class Session {
       if (this.host.faults().ignorePings) this.#log.debug('dev-server: fault ignore-pings, ping unanswered');
       else if (ws.readyState === WebSocket.OPEN) ws.pong(data);
     });
-    ws.on('pong', () => this.#keepalive.pong());
-    this.#keepalive.start();
+    ws.on('pong', () => this.#keepalive?.alive());
+    this.#keepalive?.start();
     this.#idle.start();
     this.#log.info(
       { client: clientId, auth: authorization ? 'token' : 'none' },
@@ -292,7 +300,7 @@ export class Session {
   /** Stops everything that could still send or fire. */
   #quiesce(): void {
     this.#turn.cancel();
-    this.#keepalive.stop();
+    this.#keepalive?.stop();
     this.#idle.stop();
   }
 

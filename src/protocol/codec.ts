@@ -64,7 +64,14 @@ function parseMcpPayload(o: Json): McpPayload | string {
   if (id !== undefined && typeof id !== 'number' && typeof id !== 'string') return 'mcp payload with bad id';
   const method = p.method;
   if (method !== undefined && typeof method !== 'string') return 'mcp payload with non-string method';
-  return p as unknown as McpPayload; // shape checked field by field above
+  return {
+    jsonrpc: '2.0',
+    ...(id === undefined ? {} : { id }),
+    ...(method === undefined ? {} : { method }),
+    ...('params' in p ? { params: p.params } : {}),
+    ...('result' in p ? { result: p.result } : {}),
+    ...('error' in p ? { error: p.error } : {}),
+  };
 }
 
 function parseAudioParams(v: unknown): Partial<AudioParams> | undefined | string {
@@ -178,7 +185,11 @@ export function decodeServerFrame(data: Buffer | string, isBinary: boolean): Ser
   }
 }
 
-const LISTEN_MODES: readonly ListenMode[] = ['auto', 'manual', 'realtime'];
+const LISTEN_MODES: readonly string[] = ['auto', 'manual', 'realtime'] satisfies ListenMode[];
+
+function isListenMode(v: unknown): v is ListenMode {
+  return typeof v === 'string' && LISTEN_MODES.includes(v);
+}
 
 /** Decodes one frame received by a server (the dev-server's side of the codec). */
 export function decodeClientFrame(data: Buffer | string, isBinary: boolean): ClientFrame {
@@ -219,10 +230,8 @@ export function decodeClientFrame(data: Buffer | string, isBinary: boolean): Cli
       const state = o.state;
       if (state === 'start') {
         const mode = o.mode === undefined ? 'auto' : o.mode;
-        if (typeof mode !== 'string' || !LISTEN_MODES.includes(mode as ListenMode)) {
-          return invalid(`listen start with unknown mode ${JSON.stringify(mode)}`);
-        }
-        return msg({ type: 'listen', state, mode: mode as ListenMode });
+        if (!isListenMode(mode)) return invalid(`listen start with unknown mode ${JSON.stringify(mode)}`);
+        return msg({ type: 'listen', state, mode });
       }
       if (state === 'stop') return msg({ type: 'listen', state });
       if (state === 'detect') {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { ConnectionConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { Heartbeat } from '../core/heartbeat.js';
 import { decodeServerFrame, encodeClientMessage } from '../protocol/codec.js';
 import {
   PROTOCOL_VERSION,
@@ -17,7 +18,6 @@ import {
   UPLINK_AUDIO,
 } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
-import { Heartbeat } from './heartbeat.js';
 import { type AttemptEnd, classifyEnd } from './link-policy.js';
 
 /** How long an orderly close may take before the socket is destroyed. */

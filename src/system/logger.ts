@@ -52,6 +52,7 @@ export function createLogger(options: LoggerOptions): Logger {
         ? pretty({
             sync: true,
             colorize: true,
+            singleLine: true,
             destination: 1,
             ignore: 'pid,hostname',
             translateTime: 'HH:MM:ss.l',

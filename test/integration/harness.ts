@@ -215,6 +215,7 @@ export class Rig {
       ms,
     );
     const bytes0 = this.sink.bytes;
+    const leds0 = this.leds.length;
     const turns: string[] = [];
     const onTurn = (t: TurnTimeline) => {
       turns.push(`${t.outcome}${t.milestones.stt !== undefined ? '+stt' : ''}`);
@@ -237,6 +238,10 @@ export class Rig {
       );
       this.daemon.input('click');
       await this.until('idle after the second click', () => this.daemon.conversation.state === 'idle', ms);
+      const shown = this.ledNames(leds0);
+      if (!shown.includes('listening') || !shown.includes('speaking') || this.daemon.indicator?.name !== 'idle') {
+        throw new Error(`LEDs during the turn: ${shown.join(' → ')}; now ${this.daemon.indicator?.name}`);
+      }
     } finally {
       this.daemon.off('turn', onTurn);
     }

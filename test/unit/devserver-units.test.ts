@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { IdleTimer, PingKeepalive } from '../../src/devserver/keepalive.js';
+import { IdleTimer } from '../../src/devserver/idle-timer.js';
 import { encodeTtsPackets, resampleLinear } from '../../src/devserver/tts-audio.js';
 import { TtsPlayer } from '../../src/devserver/tts-player.js';
 import { describe, UtteranceCollector } from '../../src/devserver/utterance.js';
@@ -152,27 +152,6 @@ test('player: limit stops without done; cancel clears the timer', () => {
   player.cancel();
   clock.advance(1000);
   assert.deepEqual([sent, clock.pending], [2, 0]);
-});
-
-test('keepalive: ping every interval, dead after the timeout without pong', () => {
-  const clock = new ManualClock();
-  let pings = 0;
-  let dead = 0;
-  const k = new PingKeepalive(
-    clock,
-    20_000,
-    20_000,
-    () => pings++,
-    () => dead++,
-  );
-  k.start();
-  clock.advance(20_000);
-  k.pong();
-  clock.advance(20_000);
-  assert.deepEqual([pings, dead], [2, 0]);
-  clock.advance(20_000);
-  assert.deepEqual([pings, dead], [2, 1], 'dead 20 s after the unanswered ping');
-  assert.equal(clock.pending, 0);
 });
 
 test('idle timer: touches push the deadline back', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { Heartbeat } from '../../src/session/heartbeat.js';
+import { Heartbeat } from '../../src/core/heartbeat.js';
 
 function setup() {
   const clock = new ManualClock();

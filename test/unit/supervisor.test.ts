@@ -311,3 +311,20 @@ test('stop closes with 1000 and leaves no timers', async () => {
   s.sup.connectNow('button');
   assert.equal(s.fc.conns.length, 1, 'stopped is final only for the daemon being shut down');
 });
+
+test('a new network address retries a pending backoff at once, and does nothing when ready', () => {
+  const s = setup();
+  s.sup.start();
+  for (let i = 0; i < 8; i++) {
+    s.fc.last().serverClose(1006);
+    if (i < 7) s.clock.advance(s.clock.msToNext());
+  }
+  assert.equal(s.sup.state, 'backoff');
+  s.clock.advance(600);
+  const before = s.fc.conns.length;
+  s.sup.networkChanged('address wlan0 192.168.1.7');
+  assert.equal(s.fc.conns.length, before + 1);
+  readyUp(s);
+  s.sup.networkChanged('address eth0 10.0.0.2');
+  assert.equal(s.fc.conns.length, before + 1);
+});

@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock, TimerHandle } from './clock.js';
 
 /**
  * Dead-peer detection (design.md §3.2). A ping every `intervalMs`; any inbound frame or pong

@@ -239,7 +239,11 @@ export class Rig {
       this.daemon.input('click');
       await this.until('idle after the second click', () => this.daemon.conversation.state === 'idle', ms);
       const shown = this.ledNames(leds0);
-      if (!shown.includes('listening') || !shown.includes('speaking') || this.daemon.indicator?.name !== 'idle') {
+      if (
+        !shown.includes('listening') ||
+        !shown.includes('speaking') ||
+        this.daemon.indicator?.name !== 'idle'
+      ) {
         throw new Error(`LEDs during the turn: ${shown.join(' → ')}; now ${this.daemon.indicator?.name}`);
       }
     } finally {

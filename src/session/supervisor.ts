@@ -62,6 +62,8 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #attempt: LinkAttempt | undefined;
   #retryTimer: TimerHandle | undefined;
   #resetTimer: TimerHandle | undefined;
+  /** Bounds a credential refresh in flight. */
+  #refreshGuard: TimerHandle | undefined;
   #sessionId = '';
   #detail = 'not started';
   #refreshDue: string | undefined;
@@ -108,6 +110,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   async #stop(): Promise<void> {
     this.#d.clock.clearTimeout(this.#retryTimer);
     this.#d.clock.clearTimeout(this.#resetTimer);
+    this.#d.clock.clearTimeout(this.#refreshGuard);
     const a = this.#attempt;
     this.#move('stopped', 'daemon stopping');
     if (!a) return;
@@ -197,13 +200,13 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       const proceed = (why: string | undefined): void => {
         if (settled) return;
         settled = true;
-        this.#d.clock.clearTimeout(guard);
+        this.#d.clock.clearTimeout(this.#refreshGuard);
         if (why)
           this.#d.log.warn({ cause: why }, 'credential refresh failed; using the previous credentials');
         if (this.state === 'connecting' && !this.#attempt) this.#open(reason);
       };
       // A refresh is a network round trip in the OTA case: bounded like every other wait.
-      const guard = this.#d.clock.setTimeout(
+      this.#refreshGuard = this.#d.clock.setTimeout(
         () => proceed(`no answer within ${this.#d.config.handshakeTimeoutMs} ms`),
         this.#d.config.handshakeTimeoutMs,
       );

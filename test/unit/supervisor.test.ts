@@ -328,3 +328,23 @@ test('a new network address retries a pending backoff at once, and does nothing 
   s.sup.networkChanged('address eth0 10.0.0.2');
   assert.equal(s.fc.conns.length, before + 1);
 });
+
+test('a credential refresh that never answers is bounded; stop during a refresh leaves no timer', async () => {
+  const s = setup();
+  s.creds.refresh = (reason: string) => {
+    s.creds.refreshes.push(reason);
+    return new Promise<Credentials>(() => undefined); // an OTA server that never answers
+  };
+  s.sup.start();
+  readyUp(s);
+  s.sup.reconnectFresh('long press');
+  s.fc.conns[0]?.serverClose(1000);
+  assert.equal(s.sup.state, 'connecting');
+  assert.equal(s.fc.conns.length, 1, 'waiting for the refresh');
+  s.clock.advance(10_000);
+  assert.equal(s.fc.conns.length, 2, 'gave up waiting after handshakeTimeoutMs, old credentials');
+  s.sup.reconnectFresh('long press again');
+  s.fc.last().serverClose(1006);
+  await s.sup.stop();
+  assert.equal(s.clock.pending, 0);
+});

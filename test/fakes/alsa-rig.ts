@@ -1,0 +1,134 @@
+/**
+ * Real `arecord`/`aplay` without a sound card (test-infra.md §1): a private ALSA config whose
+ * `fakemic` and `fakespk` PCMs are the `file` plugin on FIFOs, a paced feeder playing the mic and a
+ * paced drain playing the speaker. Children get the config through `ALSA_CONFIG_PATH` in `env`.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = fileURLToPath(new URL('../../../test/fakes/alsa/', import.meta.url));
+/** The stock config must come first, or even `null` is unknown (test-infra.md §1.2). */
+const STOCK_ALSA_CONF = '/usr/share/alsa/alsa.conf';
+
+export interface DrainEvent {
+  readonly kind: 'open' | 'chunk' | 'close';
+  readonly bytes: number;
+  /** CLOCK_MONOTONIC seconds (Python's time.monotonic), comparable with `monotonicNow()`. */
+  readonly at: number;
+}
+
+/** CLOCK_MONOTONIC in seconds, the clock the feeder and drain print (performance.now() is not it). */
+export function monotonicNow(): number {
+  return Number(process.hrtime.bigint()) / 1e9;
+}
+
+export class AlsaRig {
+  readonly dir = mkdtempSync(join(tmpdir(), 'speakerd-alsa-'));
+  readonly micFifo = join(this.dir, 'mic.fifo');
+  readonly spkFifo = join(this.dir, 'spk.fifo');
+  readonly playedFile = join(this.dir, 'played.raw');
+  readonly env: NodeJS.ProcessEnv;
+  readonly drainEvents: DrainEvent[] = [];
+  /** Monotonic time the feeder wrote its first period, once it has. */
+  feederStartedAt: number | undefined;
+  /** Helper processes that could not start (python3 missing…): the test reports them. */
+  readonly errors: string[] = [];
+  #feeder: ChildProcess | undefined;
+  readonly #children = new Set<ChildProcess>();
+
+  constructor(readonly playbackRate = 24000) {
+    execFileSync('mkfifo', [this.micFifo, this.spkFifo]);
+    const conf = join(this.dir, 'asound.conf');
+    writeFileSync(
+      conf,
+      [
+        `pcm.fakemic { type file slave.pcm "null" file "/dev/null" infile "${this.micFifo}" format "raw" }`,
+        `pcm.fakespk { type file slave.pcm "null" file "${this.spkFifo}" format "raw" }`,
+        '',
+      ].join('\n'),
+    );
+    this.env = { ...process.env, ALSA_CONFIG_PATH: `${STOCK_ALSA_CONF}:${conf}` };
+  }
+
+  /** Starts the mic: `pcm` (16 kHz S16_LE) after `leadSilenceS` of silence, then silence forever. */
+  startMic(pcm: Buffer, leadSilenceS = 0): void {
+    const src = join(this.dir, 'mic-src.raw');
+    writeFileSync(src, pcm);
+    const p = this.#spawn('python3', [
+      join(HERE, 'fifo_feeder.py'),
+      src,
+      this.micFifo,
+      '32000',
+      '4000',
+      String(leadSilenceS),
+    ]);
+    p.stdout?.on('data', (d: Buffer) => {
+      const m = /started (\d+\.\d+)/.exec(d.toString());
+      if (m?.[1]) this.feederStartedAt = Number(m[1]);
+    });
+    this.#feeder = p;
+  }
+
+  /** The mic goes quiet without EOF: arecord stays alive and delivers nothing. */
+  freezeMic(): void {
+    this.#feeder?.kill('SIGSTOP');
+  }
+
+  thawMic(): void {
+    this.#feeder?.kill('SIGCONT');
+  }
+
+  startSpeaker(): void {
+    const p = this.#spawn('python3', [
+      join(HERE, 'fifo_drain.py'),
+      this.spkFifo,
+      this.playedFile,
+      String(this.playbackRate * 2),
+    ]);
+    let buf = '';
+    p.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl = buf.indexOf('\n');
+      while (nl >= 0) {
+        const line = buf.slice(0, nl).trim().split(' ');
+        buf = buf.slice(nl + 1);
+        const kind = line[0];
+        if (kind === 'open') this.drainEvents.push({ kind, bytes: 0, at: monotonicNow() });
+        else if (kind === 'chunk')
+          this.drainEvents.push({ kind, bytes: Number(line[1]), at: Number(line[2]) });
+        else if (kind === 'close')
+          this.drainEvents.push({ kind, bytes: Number(line[1]), at: monotonicNow() });
+        nl = buf.indexOf('\n');
+      }
+    });
+  }
+
+  /** Everything the speaker has played so far. */
+  played(): Buffer {
+    return existsSync(this.playedFile) ? readFileSync(this.playedFile) : Buffer.alloc(0);
+  }
+
+  #spawn(cmd: string, args: string[]): ChildProcess {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    p.on('error', (err) => this.errors.push(`${cmd}: ${err.message}`));
+    this.#children.add(p);
+    p.on('exit', () => this.#children.delete(p));
+    return p;
+  }
+
+  /** Ends the feeder and drain (SIGKILL: a stopped feeder ignores SIGTERM) and removes the files. */
+  async close(): Promise<void> {
+    const exits = [...this.#children].map(
+      (p) =>
+        new Promise<void>((resolve) =>
+          p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve()),
+        ),
+    );
+    for (const p of this.#children) p.kill('SIGKILL');
+    await Promise.all(exits);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

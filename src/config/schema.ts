@@ -121,6 +121,27 @@ export const audioSchema = z
       .union([z.literal(16000), z.literal(24000), z.literal(48000)])
       .default(24000)
       .describe('fixed downlink decode/playback rate, whatever the server hello says (protocol.md §4.3)'),
+    prerollMs: ms(
+      300,
+      0,
+      2_000,
+      'audio kept from before the press and sent with it, so the first syllable is not lost',
+    ),
+    captureRestartMaxMs: ms(10_000, 500, 300_000, 'a dead mic is restarted with backoff up to this delay'),
+    playbackPrebufferMs: ms(150, 0, 1_000, 'TTS audio gathered before aplay starts playing'),
+    playbackMaxQueueMs: ms(300, 60, 5_000, 'at most this much TTS audio is queued ahead of the speaker'),
+    defaultVolume: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(100)
+      .describe('speaker volume 0–100 until one is set at runtime (then kept in stateDir)'),
+    mixerControl: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('ALSA mixer control for the volume (amixer sset), e.g. "PCM"; default: software volume'),
     opusComplexity: z
       .number()
       .int()

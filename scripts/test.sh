@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the test suite needs (none yet: the audio issue adds alsa-utils, the GPIO one fuse3).
-APT_PACKAGES=()
+# Debian packages the test suite needs: the real arecord/aplay and the python feeder/drain of the ALSA rig.
+APT_PACKAGES=(alsa-utils python3)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

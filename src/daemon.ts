@@ -10,8 +10,9 @@ import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
 import type { Clock } from './core/clock.js';
+import type { Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
-import { type Indicator, indicatorFor } from './hardware/indicator.js';
+import { type Indicator, indicatorFor, type MicHealth } from './hardware/indicator.js';
 import type { InputEvent } from './hardware/input.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
@@ -28,6 +29,12 @@ export interface IndicatorRenderer {
   render(indicator: Indicator): void;
 }
 
+/** What the daemon hears from a continuously running microphone. */
+export interface MicHealthEvents {
+  on(event: 'fault', listener: (fault: Fault) => void): unknown;
+  on(event: 'recovered', listener: () => void): unknown;
+}
+
 export interface DaemonDeps {
   readonly config: Readonly<Config>;
   readonly identity: Identity;
@@ -36,6 +43,8 @@ export interface DaemonDeps {
   readonly source: AudioSource;
   readonly sink: AudioSink;
   readonly leds: IndicatorRenderer;
+  /** The continuous microphone's health events (audio/capture.ts); absent for the simulated mic. */
+  readonly micHealth?: MicHealthEvents;
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
@@ -56,6 +65,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
+  #mic: MicHealth = 'ok';
+  #micFault = '';
 
   constructor(deps: DaemonDeps) {
     super();
@@ -107,6 +118,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.supervisor.on('state', () => this.#render());
     this.conversation.on('state', () => this.#render());
     this.conversation.on('turn', (t) => this.emit('turn', t));
+    this.#d.micHealth?.on('fault', (f) => {
+      this.#mic = 'fault';
+      this.#micFault = f.message;
+      this.#render();
+    });
+    this.#d.micHealth?.on('recovered', () => {
+      this.#mic = 'ok';
+      this.#micFault = '';
+      this.#render();
+    });
     this.conversation.start();
     this.supervisor.start();
     this.#render();
@@ -140,13 +161,14 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.#state !== 'running') return;
     const conv: ConversationState = this.conversation.state;
     const link: LinkState = this.supervisor.state;
-    const ind = indicatorFor(conv, link);
+    const ind = indicatorFor(conv, link, this.#mic);
     if (!this.#indicator || ind.name !== this.#indicator.name) {
       this.#indicator = ind;
       this.#d.leds.render(ind);
       this.emit('indicator', ind);
     }
-    const status = link === 'ready' ? `online · ${conv}` : `${link} · ${this.supervisor.detail}`;
+    const base = link === 'ready' ? `online · ${conv}` : `${link} · ${this.supervisor.detail}`;
+    const status = this.#mic === 'fault' ? `${base} · mic: ${this.#micFault}` : base;
     if (status !== this.#status) {
       this.#status = status;
       this.emit('status', status);

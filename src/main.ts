@@ -1,11 +1,16 @@
 #!/usr/bin/env node
-import { networkInterfaces } from 'node:os';
 /**
  * The composition root (design.md §2): argv and env, config, logger, real or simulated adapters,
  * signals, exit code. The only file that knows both kinds of adapters, and the only one that
  * ends the process.
  */
+import { networkInterfaces } from 'node:os';
+import type { AudioSink, AudioSource } from './audio/audio-port.js';
+import { AlsaCapture } from './audio/capture.js';
 import { FileSink, NullSink, PcmSource, readPcmFile } from './audio/file-audio.js';
+import { AplaySink } from './audio/playback.js';
+import { PrerollSource } from './audio/preroll.js';
+import { mixerDeviceFor, Volume } from './audio/volume.js';
 import {
   type Io,
   parseCommand,
@@ -16,15 +21,17 @@ import {
   USAGE,
 } from './cli.js';
 import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
 import { describeError } from './core/errors.js';
 import { systemRandom } from './core/random.js';
-import { Daemon } from './daemon.js';
+import { Daemon, type MicHealthEvents } from './daemon.js';
 import { runDemo, SPEECH_FIXTURE } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
 import { SimulatedButton, TerminalLeds } from './hardware/simulated.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { ConfigCredentialSource } from './session/credentials.js';
+import type { Logger } from './system/logger.js';
 import { createLogger, detectLogFormat } from './system/logger.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { wsConnector } from './transport/ws-connector.js';
@@ -55,6 +62,68 @@ function untilSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+interface Audio {
+  readonly source: AudioSource;
+  readonly sink: AudioSink;
+  readonly micHealth?: MicHealthEvents;
+  /** What the daemon does not close itself (the volume store). */
+  close(): Promise<void>;
+}
+
+/** `--sim`: the mic is a PCM file said on every turn, TTS goes to a file or nowhere. */
+function simulatedAudio(options: RunOptions, clock: SystemClock, log: Logger): Audio | string {
+  const micPath = options.mic ?? SPEECH_FIXTURE;
+  let mic: Buffer;
+  try {
+    mic = readPcmFile(micPath);
+  } catch (err) {
+    return `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
+  }
+  log.info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
+  return {
+    source: new PcmSource(`file:${micPath}`, mic, clock),
+    sink: options.ttsOut ? new FileSink(options.ttsOut) : new NullSink(),
+    close: async () => undefined,
+  };
+}
+
+/** A device: arecord running all the time behind the pre-roll, aplay per reply, persisted volume. */
+async function alsaAudio(config: Readonly<Config>, clock: SystemClock, log: Logger): Promise<Audio> {
+  const { audio } = config;
+  const capture = new AlsaCapture({
+    device: audio.captureDevice,
+    restartMaxMs: audio.captureRestartMaxMs,
+    clock,
+    random: systemRandom,
+    log: log.child({ component: 'capture' }),
+  });
+  const source = new PrerollSource(capture, {
+    name: `alsa:${audio.captureDevice}`,
+    prerollMs: audio.prerollMs,
+  });
+  const volume = new Volume({
+    stateDir: config.stateDir,
+    defaultLevel: audio.defaultVolume,
+    ...(audio.mixerControl
+      ? { mixerControl: audio.mixerControl, mixerDevice: mixerDeviceFor(audio.playbackDevice) }
+      : {}),
+    log: log.child({ component: 'volume' }),
+    clock,
+  });
+  await volume.load();
+  const sink = new AplaySink({
+    device: audio.playbackDevice,
+    prebufferMs: audio.playbackPrebufferMs,
+    maxQueueMs: audio.playbackMaxQueueMs,
+    clock,
+    log: log.child({ component: 'playback' }),
+    gain: (pcm) => volume.apply(pcm),
+  });
+  // The mic runs from boot so the pre-roll holds the syllable said with the first press.
+  source.open();
+  return { source, sink, micHealth: capture, close: () => volume.close() };
+}
+
 async function run(options: RunOptions): Promise<number> {
   const overrides = options.sim ? { hardware: 'simulated' } : undefined;
   const pathOpt = options.configPath === undefined ? {} : { path: options.configPath };
@@ -79,17 +148,18 @@ async function run(options: RunOptions): Promise<number> {
   if (config.hardware !== 'simulated') {
     // Never a silent fallback to simulation on a device (design.md §3.5).
     log.fatal(
-      'hardware "gpio" needs the ALSA and GPIO adapters, which are not in this build yet; run with --sim or set "hardware": "simulated"',
+      'hardware "gpio" needs the GPIO adapter, which is not in this build yet; set "hardware": "simulated" (keyboard button, terminal LEDs, real ALSA audio) or run with --sim',
     );
     return EX_CONFIG;
   }
+  if (!options.sim && (options.mic !== undefined || options.ttsOut !== undefined)) {
+    log.fatal('--mic and --tts-out replace the ALSA devices and go with --sim only');
+    return EX_CONFIG;
+  }
   const clock = new SystemClock();
-  const micPath = options.mic ?? SPEECH_FIXTURE;
-  let mic: Buffer;
-  try {
-    mic = readPcmFile(micPath);
-  } catch (err) {
-    log.fatal({ path: micPath }, `cannot read the simulated mic file: ${describeError(err)}`);
+  const audio = options.sim ? simulatedAudio(options, clock, log) : await alsaAudio(config, clock, log);
+  if (typeof audio === 'string') {
+    log.fatal(audio);
     return EX_CONFIG;
   }
   const button = new SimulatedButton(process.stdin);
@@ -104,8 +174,9 @@ async function run(options: RunOptions): Promise<number> {
       log: log.child({ component: 'credentials' }),
     }),
     connector: wsConnector,
-    source: new PcmSource(`file:${micPath}`, mic, clock),
-    sink: options.ttsOut ? new FileSink(options.ttsOut) : new NullSink(),
+    source: audio.source,
+    sink: audio.sink,
+    ...(audio.micHealth ? { micHealth: audio.micHealth } : {}),
     leds: new TerminalLeds(process.stdout),
     clock,
     random: systemRandom,
@@ -131,6 +202,7 @@ async function run(options: RunOptions): Promise<number> {
   button.close();
   network.stop();
   await daemon.stop();
+  await audio.close();
   log.info('stopped');
   return 0;
 }

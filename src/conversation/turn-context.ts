@@ -187,8 +187,10 @@ export class TurnContext {
   openTurn(turn: Turn, reason: string): void {
     this.turn = turn;
     if (!this.sendOrFail(listenStart(turn.mode), 'listen start')) return;
-    this.micStart();
+    // Listening first: a pre-roll source hands over its buffered frames inside start(), and those
+    // must go out as this turn's first audio (design.md §3.4), not be held as if still connecting.
     this.enter('listening', reason);
+    this.micStart();
   }
 
   sendPacket(turn: Turn, packet: Buffer): void {

@@ -50,9 +50,21 @@ const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
 export const LINK_STATES: readonly LinkState[] = Object.freeze(Object.values(LINK_STATE_NAMES));
 export { CONVERSATION_STATES };
 
-export function indicatorFor(conversation: ConversationState, link: LinkState): Indicator {
+/** Whether the microphone delivers audio (audio/capture.ts reports faults and recoveries). */
+export type MicHealth = 'ok' | 'fault';
+export const MIC_HEALTH: readonly MicHealth[] = ['ok', 'fault'];
+
+export function indicatorFor(
+  conversation: ConversationState,
+  link: LinkState,
+  mic: MicHealth = 'ok',
+): Indicator {
   // The daemon is shutting down: dark, whatever the conversation last was.
   if (link === 'stopped') return INDICATORS.off;
+  // A dead mic makes the button useless: say so (design.md §3.4), except while a reply still
+  // plays (the speaker works) and while activating (the code matters more).
+  if (mic === 'fault' && conversation !== 'speaking' && conversation !== 'activating')
+    return INDICATORS.error;
   switch (conversation) {
     case 'idle':
       // At rest means connected, or on-demand with no connection wanted (link idle). Anything

@@ -102,3 +102,12 @@ test('a user waiting on a connection sees connecting while an attempt runs, offl
 test('a stopped daemon is dark whatever the conversation was', () => {
   for (const c of CONVERSATION_STATES) assert.equal(indicatorFor(c, 'stopped').name, 'off');
 });
+
+test('a faulted mic shows error, except while a reply plays or while activating', () => {
+  assert.equal(indicatorFor('idle', 'ready', 'fault').name, 'error');
+  assert.equal(indicatorFor('offline', 'backoff', 'fault').name, 'error');
+  assert.equal(indicatorFor('speaking', 'ready', 'fault').name, 'speaking');
+  assert.equal(indicatorFor('activating', 'ready', 'fault').name, 'activating');
+  assert.equal(indicatorFor('idle', 'stopped', 'fault').name, 'off');
+  assert.deepEqual(indicatorFor('idle', 'ready', 'ok'), indicatorFor('idle', 'ready'));
+});

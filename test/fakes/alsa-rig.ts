@@ -4,7 +4,7 @@
  * paced drain playing the speaker. Children get the config through `ALSA_CONFIG_PATH` in `env`.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,7 @@ export class AlsaRig {
   readonly micFifo = join(this.dir, 'mic.fifo');
   readonly spkFifo = join(this.dir, 'spk.fifo');
   readonly playedFile = join(this.dir, 'played.raw');
+  readonly conf = join(this.dir, 'asound.conf');
   readonly env: NodeJS.ProcessEnv;
   readonly drainEvents: DrainEvent[] = [];
   /** Monotonic time the feeder wrote its first period, once it has. */
@@ -41,7 +42,7 @@ export class AlsaRig {
 
   constructor(readonly playbackRate = 24000) {
     execFileSync('mkfifo', [this.micFifo, this.spkFifo]);
-    const conf = join(this.dir, 'asound.conf');
+    const conf = this.conf;
     writeFileSync(
       conf,
       [
@@ -53,8 +54,11 @@ export class AlsaRig {
     this.env = { ...process.env, ALSA_CONFIG_PATH: `${STOCK_ALSA_CONF}:${conf}` };
   }
 
-  /** Starts the mic: `pcm` (16 kHz S16_LE) after `leadSilenceS` of silence, then silence forever. */
-  startMic(pcm: Buffer, leadSilenceS = 0): void {
+  /**
+   * Starts the mic: `pcm` (16 kHz S16_LE) after `leadSilenceS` of silence, then silence forever —
+   * or, with `loopGapS`, the same words again after that much silence, forever (a talkative room).
+   */
+  startMic(pcm: Buffer, leadSilenceS = 0, loopGapS?: number): void {
     const src = join(this.dir, 'mic-src.raw');
     writeFileSync(src, pcm);
     const p = this.#spawn('python3', [
@@ -64,6 +68,7 @@ export class AlsaRig {
       '32000',
       '4000',
       String(leadSilenceS),
+      String(loopGapS ?? -1),
     ]);
     p.stdout?.on('data', (d: Buffer) => {
       const m = /started (\d+\.\d+)/.exec(d.toString());
@@ -81,7 +86,11 @@ export class AlsaRig {
     this.#feeder?.kill('SIGCONT');
   }
 
-  startSpeaker(): void {
+  /**
+   * Starts the speaker and resolves once its pipe is shrunk: an aplay whose first bytes arrived
+   * before that would make the resize fail (EBUSY) and the drain with it.
+   */
+  startSpeaker(): Promise<void> {
     const p = this.#spawn('python3', [
       join(HERE, 'fifo_drain.py'),
       this.spkFifo,
@@ -89,6 +98,10 @@ export class AlsaRig {
       String(this.playbackRate * 2),
     ]);
     let buf = '';
+    let ready: () => void = () => undefined;
+    const isReady = new Promise<void>((resolve) => {
+      ready = resolve;
+    });
     p.stdout?.on('data', (d: Buffer) => {
       buf += d.toString();
       let nl = buf.indexOf('\n');
@@ -96,7 +109,8 @@ export class AlsaRig {
         const line = buf.slice(0, nl).trim().split(' ');
         buf = buf.slice(nl + 1);
         const kind = line[0];
-        if (kind === 'open') this.drainEvents.push({ kind, bytes: 0, at: monotonicNow() });
+        if (kind === 'ready') ready();
+        else if (kind === 'open') this.drainEvents.push({ kind, bytes: 0, at: monotonicNow() });
         else if (kind === 'chunk')
           this.drainEvents.push({ kind, bytes: Number(line[1]), at: Number(line[2]) });
         else if (kind === 'close')
@@ -104,6 +118,12 @@ export class AlsaRig {
         nl = buf.indexOf('\n');
       }
     });
+    return isReady;
+  }
+
+  /** Adds a PCM definition to the rig's ALSA config (arecord/aplay read it at every start). */
+  definePcm(definition: string): void {
+    appendFileSync(this.conf, `${definition}\n`);
   }
 
   /** Everything the speaker has played so far. */

@@ -125,13 +125,9 @@ function nextFault(sink: AplaySink, ms: number): Promise<Fault> {
   });
 }
 
-/**
- * Starts the drain and gives it time to open the FIFO and shrink its pipe: if aplay's first bytes
- * beat the shrink, the drain dies of EBUSY (test-infra.md §1.5, "failed with EBUSY").
- */
+/** Starts the drain; resolves once its pipe is shrunk (else aplay's first bytes could beat it: EBUSY). */
 async function startSpeaker(rig: AlsaRig): Promise<void> {
-  rig.startSpeaker();
-  await sleep(300);
+  await rig.startSpeaker();
 }
 
 const drainCloses = (rig: AlsaRig): number => rig.drainEvents.filter((e) => e.kind === 'close').length;

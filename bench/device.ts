@@ -1,0 +1,123 @@
+/**
+ * The device side of the latency and memory benches: the real daemon composition (Daemon:
+ * supervisor + conversation + opusscript, the real `ws` client), as main.ts builds it, with the
+ * simulated audio ports and the injected clock of the bench. Kept free of test and dev-server
+ * imports: the memory bench measures this process's RSS, and only the daemon's code belongs in it.
+ */
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import type { AudioSource } from '../src/audio/audio-port.js';
+import { NullSink, readPcmFile } from '../src/audio/file-audio.js';
+import { configSchema } from '../src/config/schema.js';
+import type { Clock } from '../src/core/clock.js';
+import { systemRandom } from '../src/core/random.js';
+import { Daemon } from '../src/daemon.js';
+import type { CredentialSource, Credentials } from '../src/session/credentials.js';
+import { createLogger, type Logger } from '../src/system/logger.js';
+import { wsConnector } from '../src/transport/ws-connector.js';
+
+export const SPEECH_FILE = fileURLToPath(new URL('../../assets/speech16k.raw', import.meta.url));
+export const DEVICE_ID = '02:00:00:00:00:be';
+
+/** The spoken command of a turn: the first 1.4 s of the fixture, as in the integration rig. */
+export function turnSpeech(): Buffer {
+  return readPcmFile(SPEECH_FILE).subarray(0, 16000 * 2 * 1.4);
+}
+
+export function wsUrl(port: number): string {
+  return `ws://127.0.0.1:${port}/xiaozhi/v1/`;
+}
+
+/** Credentials that never change (the dev-server runs without auth here). */
+export function fixedCredentials(url: string): CredentialSource {
+  const creds: Credentials = { url, token: '' };
+  return { current: () => creds, refresh: async () => creds };
+}
+
+/**
+ * The daemon's production logger (info, JSON, synchronous) writing to /dev/null: formatting and
+ * writing each line is part of what a turn costs on the device, printing it is not.
+ */
+export function deviceLogger(): Logger {
+  return createLogger({
+    level: 'info',
+    format: 'json',
+    deviceId: DEVICE_ID,
+    destination: pino.destination({ dest: '/dev/null', sync: true }),
+  });
+}
+
+export interface DeviceOptions {
+  readonly url: string;
+  readonly clock: Clock;
+  readonly source: AudioSource;
+  /** Config overrides (connection, conversation); the shipped defaults otherwise. */
+  readonly connection?: Record<string, unknown>;
+  readonly conversation?: Record<string, unknown>;
+}
+
+export interface Device {
+  readonly daemon: Daemon;
+  readonly sink: NullSink;
+}
+
+export function composeDevice(o: DeviceOptions): Device {
+  const clientId = randomUUID();
+  const config = configSchema.parse({
+    server: { websocketUrl: o.url },
+    hardware: 'simulated',
+    identity: { deviceId: DEVICE_ID, clientId },
+    stateDir: '/nonexistent',
+    connection: { ...o.connection },
+    conversation: { ...o.conversation },
+  });
+  const sink = new NullSink();
+  const daemon = new Daemon({
+    config,
+    identity: { deviceId: DEVICE_ID, clientId },
+    credentials: fixedCredentials(o.url),
+    connector: wsConnector,
+    source: o.source,
+    sink,
+    leds: { render: () => undefined },
+    clock: o.clock,
+    random: systemRandom,
+    log: deviceLogger(),
+  });
+  return { daemon, sink };
+}
+
+/**
+ * Resolves when `pred` holds, checked on every conversation and link state change (no polling: a
+ * thousand turns cannot afford a 10 ms poll per step); rejects after `ms` of real time.
+ */
+export function waitFor(daemon: Daemon, what: string, pred: () => boolean, ms: number): Promise<void> {
+  if (pred()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (!pred()) return;
+      cleanup();
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(
+        new Error(
+          `timed out after ${ms} ms waiting for ${what} (link ${daemon.supervisor.state}, conversation ${daemon.conversation.state})`,
+        ),
+      );
+    }, ms);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      daemon.conversation.off('state', check);
+      daemon.supervisor.off('state', check);
+    };
+    daemon.conversation.on('state', check);
+    daemon.supervisor.on('state', check);
+  });
+}
+
+export function idleAndReady(daemon: Daemon): boolean {
+  return daemon.supervisor.state === 'ready' && daemon.conversation.state === 'idle';
+}

@@ -5,12 +5,12 @@
  * heartbeat, backoff) still runs, just compressed. A ManualClock would not do: sockets do not wait
  * for it.
  */
-import type { Clock, TimerHandle } from '../src/core/clock.js';
+import { type Clock, SystemClock, type TimerHandle } from '../src/core/clock.js';
 
 export class ScaledClock implements Clock {
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  /** The real timers; this class only compresses the time they are asked for. */
+  readonly #real = new SystemClock();
   readonly #t0 = performance.now();
-  #next = 1;
 
   constructor(readonly speedup: number) {
     if (!(speedup >= 1)) throw new RangeError(`speedup must be ≥ 1, got ${speedup}`);
@@ -21,25 +21,14 @@ export class ScaledClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const id = this.#next++;
-    const t = setTimeout(() => {
-      this.#timers.delete(id);
-      fn();
-    }, Math.max(0, ms) / this.speedup);
-    this.#timers.set(id, t);
-    return { id };
+    return this.#real.setTimeout(fn, Math.max(0, ms) / this.speedup);
   }
 
   clearTimeout(handle: TimerHandle | undefined): void {
-    if (!handle) return;
-    const t = this.#timers.get(handle.id);
-    if (t) {
-      clearTimeout(t);
-      this.#timers.delete(handle.id);
-    }
+    this.#real.clearTimeout(handle);
   }
 
   get pending(): number {
-    return this.#timers.size;
+    return this.#real.pending;
   }
 }

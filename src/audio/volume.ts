@@ -13,10 +13,11 @@
  * logged as warnings, never thrown.
  */
 import * as fsp from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { writeFileAtomic } from '../system/atomic-file.js';
 import { type ChildLike, defaultSpawn, type SpawnFn } from './playback.js';
 
 export const VOLUME_FILE = 'volume.json';
@@ -195,47 +196,14 @@ export class Volume {
     return level;
   }
 
-  /** temp file + fsync + rename (+ directory fsync): a power cut leaves the old or the new file. */
+  /** Atomically (system/atomic-file.ts): a power cut leaves the old level or the new one. */
   async #persist(level: number): Promise<void> {
-    const dir = dirname(this.#file);
-    const tmp = `${this.#file}.tmp-${process.pid}`;
-    let created = false;
-    try {
-      await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
-      // 'w', not 'wx': a stale temp file from an earlier boot may carry the same pid.
-      const handle = await fsp.open(tmp, 'w', 0o644);
-      created = true;
-      try {
-        await handle.writeFile(`${JSON.stringify({ level })}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fsp.rename(tmp, this.#file);
-    } catch (err) {
+    const failed = await writeFileAtomic(this.#file, `${JSON.stringify({ level })}\n`, this.#d.log);
+    if (failed !== undefined) {
       this.#d.log.warn(
-        { file: this.#file, err: describeError(err) },
+        { file: this.#file, err: failed },
         `cannot save the volume (${level} is in effect until restart)`,
       );
-      if (created) {
-        await fsp
-          .rm(tmp, { force: true })
-          .catch((rmErr: unknown) =>
-            this.#d.log.warn({ file: tmp, err: describeError(rmErr) }, 'could not remove temp file'),
-          );
-      }
-      return;
-    }
-    try {
-      const handle = await fsp.open(dir, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } catch (err) {
-      // Some filesystems refuse fsync on a directory; the rename itself has happened.
-      this.#d.log.debug({ dir, err: describeError(err) }, 'directory fsync failed');
     }
   }
 

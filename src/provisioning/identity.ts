@@ -6,9 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { describeError, ErrorCode, type Fault, fault } from '../core/errors.js';
+import { type AtomicFileHandle, type AtomicFs, writeFileAtomic } from '../system/atomic-file.js';
 import type { Logger } from '../system/logger.js';
 
 export interface Identity {
@@ -24,20 +25,13 @@ export type IdentityResult =
   | { readonly ok: false; readonly error: Fault };
 
 /** The few file operations identity needs; `node:fs/promises` satisfies it, tests may fake it. */
-export interface IdentityFs {
+export interface IdentityFs extends AtomicFs {
   readFile(path: string, encoding: 'utf8'): Promise<string>;
   readdir(path: string): Promise<string[]>;
-  mkdir(path: string, options: { recursive: true; mode: number }): Promise<string | undefined>;
-  open(path: string, flags: string, mode?: number): Promise<IdentityFileHandle>;
-  rename(oldPath: string, newPath: string): Promise<void>;
-  unlink(path: string): Promise<void>;
 }
 
-export interface IdentityFileHandle {
-  writeFile(data: string): Promise<void>;
-  sync(): Promise<void>;
-  close(): Promise<void>;
-}
+/** Kept for callers that name it; the same as the atomic writer's handle. */
+export type IdentityFileHandle = AtomicFileHandle;
 
 export interface ResolveIdentityOptions {
   readonly config: Readonly<Config>;
@@ -233,7 +227,7 @@ async function resolveClientId(config: Readonly<Config>, log: Logger, fs: Identi
     );
   }
   const id = randomUUID();
-  const written = await writeAtomically(fs, file, `${id}\n`, log);
+  const written = await writeFileAtomic(file, `${id}\n`, log, fs);
   if (written !== undefined) {
     return fail(`cannot write Client-Id file ${file}: ${written}. ${fixHint(config.stateDir)}`);
   }
@@ -249,62 +243,6 @@ function fixHint(stateDir: string): string {
     `Run speakerd as the user that owns ${stateDir} (the speakerd user under systemd), ` +
     'or set "stateDir" (or SPEAKERD_STATE_DIR) to a writable directory, or set identity.clientId.'
   );
-}
-
-/**
- * temp file + fsync + rename, so a power cut leaves either no file or a whole one, never a
- * truncated id. Returns undefined on success, else the reason.
- */
-async function writeAtomically(
-  fs: IdentityFs,
-  file: string,
-  data: string,
-  log: Logger,
-): Promise<string | undefined> {
-  const dir = dirname(file);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-    // 'w', not 'wx': a stale temp file from an earlier boot may carry the same pid.
-    const handle = await fs.open(tmp, 'w', 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, file);
-  } catch (err) {
-    await removeTemp(fs, tmp, log);
-    return describeError(err);
-  }
-  await syncDir(fs, dir, log);
-  return undefined;
-}
-
-async function removeTemp(fs: IdentityFs, tmp: string, log: Logger): Promise<void> {
-  try {
-    await fs.unlink(tmp);
-  } catch (err) {
-    // ENOENT: the failure came before the temp file existed, nothing to clean.
-    if (errno(err) !== 'ENOENT')
-      log.warn({ file: tmp, err: describeError(err) }, 'could not remove temp file');
-  }
-}
-
-/** The rename is durable only once the directory entry is on disk (SD cards lose power). */
-async function syncDir(fs: IdentityFs, dir: string, log: Logger): Promise<void> {
-  try {
-    const handle = await fs.open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch (err) {
-    // Some filesystems refuse fsync on a directory (EINVAL); the file itself is already synced.
-    log.debug({ dir, err: describeError(err) }, 'directory fsync not possible');
-  }
 }
 
 /** `speakerd identity` output. */

@@ -16,6 +16,7 @@ import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import { CAPTURE_RATE } from './audio-port.js';
 import { FrameAssembler } from './frames.js';
+import { StderrTail } from './stderr-tail.js';
 
 /** First backoff ceiling (design.md §3.4 follows the supervisor's §3.2 policy). */
 const RESTART_BASE_MS = 500;
@@ -90,8 +91,7 @@ interface Run {
   /** We asked it to end: its exit is no fault. */
   deliberate: boolean;
   closed: boolean;
-  readonly stderr: string[];
-  partial: string;
+  readonly stderr: StderrTail;
   killTimer: TimerHandle | undefined;
   /** Resolves at 'close', or when waiting for it was given up (bounded). */
   readonly gone: Promise<void>;
@@ -141,8 +141,8 @@ export class AlsaCapture extends EventEmitter<CaptureEvents> {
 
   /** The last stderr lines of the most recent recorder that wrote any (for the log and `doctor`). */
   get stderrTail(): readonly string[] {
-    const live = this.#run?.stderr;
-    return live && live.length > 0 ? [...live] : this.#lastStderr;
+    const live = this.#run?.stderr.lines ?? [];
+    return live.length > 0 ? live : this.#lastStderr;
   }
 
   get pid(): number | undefined {
@@ -229,8 +229,7 @@ export class AlsaCapture extends EventEmitter<CaptureEvents> {
       spawnError: undefined,
       deliberate: false,
       closed: false,
-      stderr: [],
-      partial: '',
+      stderr: new StderrTail(STDERR_LINES, MAX_LINE),
       killTimer: undefined,
       gone,
       release,
@@ -284,28 +283,16 @@ export class AlsaCapture extends EventEmitter<CaptureEvents> {
   }
 
   #onStderr(run: Run, text: string): void {
-    const lines = (run.partial + text).split('\n');
-    // The unfinished last piece waits for its newline; bounded like every line.
-    run.partial = (lines.pop() ?? '').slice(0, MAX_LINE);
-    for (const line of lines) this.#keepLine(run, line);
-  }
-
-  #keepLine(run: Run, raw: string): void {
-    const line = raw.trim().slice(0, MAX_LINE);
-    if (!line) return;
-    run.stderr.push(line);
-    if (run.stderr.length > STDERR_LINES) run.stderr.shift();
     // ALSA overrun notes and the like: detail for debugging, the fault carries what matters.
-    this.#d.log.debug({ stderr: line }, 'arecord stderr');
+    run.stderr.push(text, (line) => this.#d.log.debug({ stderr: line }, 'arecord stderr'));
   }
 
   #onClose(run: Run, code: number | null, signal: NodeJS.Signals | null): void {
-    if (run.partial) this.#keepLine(run, run.partial);
-    run.partial = '';
+    run.stderr.flush((line) => this.#d.log.debug({ stderr: line }, 'arecord stderr'));
     run.closed = true;
     this.#d.clock.clearTimeout(run.killTimer);
     run.release();
-    if (run.stderr.length > 0) this.#lastStderr = [...run.stderr];
+    if (run.stderr.lines.length > 0) this.#lastStderr = run.stderr.lines;
     if (run !== this.#run) return;
     if (run.deliberate) {
       this.#d.log.debug({ code, signal }, 'arecord ended after stop');
@@ -327,7 +314,7 @@ export class AlsaCapture extends EventEmitter<CaptureEvents> {
     this.#disarmStall();
     this.#assembler.reset();
     if (run?.firstFrameAt !== undefined && now - run.firstFrameAt >= STABLE_RUN_MS) this.#backoff.reset();
-    const tail = run?.stderr ?? [];
+    const tail = run?.stderr.lines ?? [];
     const quoted = tail.slice(-FAULT_LINES).join(' | ');
     const message = `mic ${device}: ${how}${quoted ? `: ${quoted}` : ''}`;
     this.#lastFault = message;

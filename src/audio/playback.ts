@@ -24,6 +24,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError, ErrorCode, fault } from '../core/errors.js';
 import { StateCell } from '../core/state.js';
 import type { AudioSink, AudioSinkEvents } from './audio-port.js';
+import { StderrTail } from './stderr-tail.js';
 
 export type PlaybackState = 'idle' | 'buffering' | 'playing' | 'draining' | 'aborting' | 'closed';
 
@@ -90,8 +91,6 @@ export const DEFAULT_DRAIN_SLACK_MS = 2_000;
 /** Lines of aplay's stderr kept for a fault message (the last ones say what went wrong). */
 const STDERR_LINES = 5;
 const STDERR_LINE_MAX = 300;
-/** Bound for a half line of stderr still waiting for its newline. */
-const STDERR_PARTIAL_MAX = 1_024;
 /** After SIGKILL, a child that still has not exited is stuck in the kernel; close() stops waiting. */
 const CLOSE_WAIT_AFTER_KILL_MS = 2_000;
 /**
@@ -154,6 +153,13 @@ export interface PlaybackStats {
 }
 
 /** One TTS stream: its aplay child and the audio queued for it. */
+type RunPhase = 'buffering' | 'playing' | 'ending' | 'killed' | 'exited';
+
+/** Whether the stream still belongs to us: neither killed on purpose nor exited. */
+function isLive(run: { readonly phase: RunPhase }): boolean {
+  return run.phase !== 'killed' && run.phase !== 'exited';
+}
+
 interface Run {
   readonly id: number;
   readonly bytesPerMs: number;
@@ -165,20 +171,19 @@ interface Run {
   handed: number;
   /** Clock time at which everything handed over will have been played (estimate). */
   playsUntil: number;
-  started: boolean;
-  ended: boolean;
+  /**
+   * The stream's one lifecycle field: gathering the pre-buffer, playing, ended (the rest is being
+   * handed over, then stdin closes), killed on purpose (abort, replaced, stall), or aplay exited.
+   */
+  phase: RunPhase;
   stdinClosed: boolean;
   /** stdin.write returned false: hold back until 'drain'. */
   blocked: boolean;
   /** We ended this stream on purpose (abort, replaced, stall): its exit is not a fault. */
-  killed: boolean;
-  killSent: boolean;
-  closed: boolean;
   dropped: number;
   spawnError: string | undefined;
   stdinError: string | undefined;
-  readonly stderr: string[];
-  stderrPartial: string;
+  readonly stderr: StderrTail;
   paceTimer: TimerHandle | undefined;
   /** Bounds the wait for the pre-buffer (see PREBUFFER_MAX_WAIT_MS). */
   prebufferTimer: TimerHandle | undefined;
@@ -241,7 +246,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     }
     const prev = this.#current;
     // A stream still draining (or never ended) is cut off: the new reply must not queue behind it.
-    if (prev && !prev.killed && !prev.closed) this.#kill(prev, 'replaced by a new stream');
+    if (prev && isLive(prev)) this.#kill(prev, 'replaced by a new stream');
     this.#current = undefined;
 
     const id = ++this.#streams;
@@ -259,18 +264,13 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
       carry: undefined,
       handed: 0,
       playsUntil: 0,
-      started: false,
-      ended: false,
+      phase: 'buffering',
       stdinClosed: false,
       blocked: false,
-      killed: false,
-      killSent: false,
-      closed: false,
       dropped: 0,
       spawnError: undefined,
       stdinError: undefined,
-      stderr: [],
-      stderrPartial: '',
+      stderr: new StderrTail(STDERR_LINES, STDERR_LINE_MAX),
       paceTimer: undefined,
       prebufferTimer: undefined,
       stallTimer: undefined,
@@ -327,8 +327,8 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   end(): void {
     const run = this.#current;
     if (!run || (this.state !== 'buffering' && this.state !== 'playing')) return;
-    run.ended = true;
-    if (!run.started) this.#startPlaying(run, 'stream ended before the pre-buffer filled');
+    if (run.phase === 'buffering') this.#startPlaying(run, 'stream ended before the pre-buffer filled');
+    run.phase = 'ending';
     const remainingMs = Math.max(0, run.playsUntil - this.#d.clock.now()) + run.queued / run.bytesPerMs;
     this.#cell.transition('draining', `stream ${run.id} ended`, {
       stream: run.id,
@@ -344,14 +344,14 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
 
   abort(): void {
     const run = this.#current;
-    if (!run || run.killed || run.closed) return;
+    if (!run || !isLive(run)) return;
     this.#kill(run, 'abort');
   }
 
   async close(): Promise<void> {
     if (this.state !== 'closed') {
       const run = this.#current;
-      if (run && !run.killed && !run.closed) this.#kill(run, 'sink closed');
+      if (run && isLive(run)) this.#kill(run, 'sink closed');
       this.#cell.transition('closed', 'closed');
     }
     const waits = [...this.#live].map((run) => this.#whenClosed(run));
@@ -389,7 +389,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   }
 
   #startPlaying(run: Run, reason: string): void {
-    run.started = true;
+    run.phase = 'playing';
     this.#d.clock.clearTimeout(run.prebufferTimer);
     run.prebufferTimer = undefined;
     this.#cell.transition('playing', reason, {
@@ -405,8 +405,8 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     clock.clearTimeout(run.paceTimer);
     run.paceTimer = undefined;
     const stdin = run.child.stdin;
-    if (run !== this.#current || run.killed || run.closed || !run.started || run.stdinClosed || !stdin)
-      return;
+    const handing = run.phase === 'playing' || run.phase === 'ending';
+    if (run !== this.#current || !handing || run.stdinClosed || !stdin) return;
     const maxAhead = this.#bytes(run, this.#d.maxQueueMs);
     const halfWindow = this.#bytes(run, this.#d.maxQueueMs / 2);
     while (run.queued > 0 && !run.blocked) {
@@ -426,7 +426,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
       if (!stdin.write(this.#gain(piece))) this.#onBlocked(run, stdin);
     }
     if (run.queued === 0) {
-      if (run.ended && !run.blocked) {
+      if (run.phase === 'ending' && !run.blocked) {
         // Everything is with aplay: EOF makes it play out its buffer and exit 0.
         run.stdinClosed = true;
         stdin.end();
@@ -464,22 +464,21 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
 
   /** Ends the stream on purpose: queue dropped, aplay killed; the caller never waits. */
   #kill(run: Run, reason: string): void {
-    run.killed = true;
+    if (!isLive(run)) return;
+    run.phase = 'killed';
     this.#clearTimers(run);
     run.queue.length = 0;
     run.queued = 0;
     if (run === this.#current && this.state !== 'closed') {
-      this.#cell.transition(run.closed ? 'idle' : 'aborting', `stream ${run.id}: ${reason}`, {
+      this.#cell.transition('aborting', `stream ${run.id}: ${reason}`, {
         stream: run.id,
       });
     }
-    if (run.closed || run.killSent) return;
-    run.killSent = true;
     // stdin stays open: EOF would make aplay play out its buffer instead of stopping.
     run.child.kill('SIGTERM');
     run.killTimer = this.#d.clock.setTimeout(() => {
       run.killTimer = undefined;
-      if (run.closed) return;
+      if (run.phase === 'exited') return;
       this.#d.log.debug({ stream: run.id, pid: run.child.pid }, 'aplay still alive after SIGTERM; SIGKILL');
       run.child.kill('SIGKILL');
     }, this.#killGraceMs);
@@ -487,7 +486,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
 
   /** An operational failure we detected ourselves: one fault now, then the child is killed. */
   #failAndKill(run: Run, message: string): void {
-    if (run !== this.#current || run.killed || run.closed) return;
+    if (run !== this.#current || !isLive(run)) return;
     const text = `${this.name}: ${message}${this.#stderrSuffix(run)}`;
     this.#kill(run, message);
     this.#d.log.warn({ stream: run.id, code: ErrorCode.AudioSink }, text);
@@ -510,7 +509,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     run.stdinError = describeError(err);
     run.stdinClosed = true;
     this.#clearTimers(run);
-    if (run.killed || run.closed) return;
+    if (!isLive(run)) return;
     // An aplay that closed stdin but lives on would hold the stream open forever: bounded.
     run.stallTimer = this.#d.clock.setTimeout(() => {
       run.stallTimer = undefined;
@@ -519,32 +518,22 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   }
 
   #onStderr(run: Run, chunk: Buffer): void {
-    let text = run.stderrPartial + chunk.toString('utf8');
-    let nl = text.indexOf('\n');
-    while (nl >= 0) {
-      const line = text.slice(0, nl).trim();
-      text = text.slice(nl + 1);
-      if (line) {
-        run.stderr.push(line.slice(0, STDERR_LINE_MAX));
-        if (run.stderr.length > STDERR_LINES) run.stderr.shift();
-        // aplay prints underruns here ("underrun!!! (at least … ms long)"): worth seeing when debugging.
-        this.#d.log.debug({ stream: run.id, pid: run.child.pid }, `aplay: ${line}`);
-      }
-      nl = text.indexOf('\n');
-    }
-    run.stderrPartial = text.slice(-STDERR_PARTIAL_MAX);
+    // aplay prints underruns here ("underrun!!! (at least … ms long)"): worth seeing when debugging.
+    run.stderr.push(chunk.toString('utf8'), (line) =>
+      this.#d.log.debug({ stream: run.id, pid: run.child.pid }, `aplay: ${line}`),
+    );
   }
 
   #stderrSuffix(run: Run): string {
-    const lines = [...run.stderr];
-    const partial = run.stderrPartial.trim();
-    if (partial) lines.push(partial.slice(0, STDERR_LINE_MAX));
-    return lines.length ? ` — aplay said: ${lines.slice(-STDERR_LINES).join(' | ')}` : '';
+    const lines = run.stderr.latest;
+    return lines.length ? ` — aplay said: ${lines.join(' | ')}` : '';
   }
 
   #onClose(run: Run, code: number | null, signal: NodeJS.Signals | null): void {
-    if (run.closed) return;
-    run.closed = true;
+    if (run.phase === 'exited') return;
+    const ended = run.phase === 'ending';
+    const killed = run.phase === 'killed';
+    run.phase = 'exited';
     this.#clearTimers(run);
     this.#d.clock.clearTimeout(run.killTimer);
     run.killTimer = undefined;
@@ -555,7 +544,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
         ? `was killed by ${signal}`
         : `exited with code ${code}`;
     const current = run === this.#current;
-    const clean = run.ended && !run.killed && code === 0 && !run.spawnError;
+    const clean = ended && code === 0 && !run.spawnError;
     this.#d.log.info(
       {
         stream: run.id,
@@ -576,7 +565,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
       }
       if (clean) {
         this.emit('drained');
-      } else if (!run.killed) {
+      } else if (!killed) {
         const stdin = run.stdinError ? ` (stdin: ${run.stdinError})` : '';
         const text = `${this.name}: aplay ${how} while a stream was playing${stdin}${this.#stderrSuffix(run)}`;
         this.#d.log.warn({ stream: run.id, code: ErrorCode.AudioSink }, text);
@@ -600,7 +589,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
 
   /** Resolves when the child has exited; bounded, because a child stuck in the kernel never does. */
   #whenClosed(run: Run): Promise<void> {
-    if (run.closed) return Promise.resolve();
+    if (run.phase === 'exited') return Promise.resolve();
     return new Promise<void>((resolve) => {
       const bound = this.#d.clock.setTimeout(() => {
         this.#d.log.error(

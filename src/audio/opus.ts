@@ -4,9 +4,9 @@
  */
 import OpusScript from 'opusscript';
 import { describeError, ErrorCode, type Fault, fault } from '../core/errors.js';
-import { CAPTURE_RATE, FRAME_BYTES, FRAME_SAMPLES } from './audio-port.js';
+import { CAPTURE_RATE, FRAME_MS } from './audio-port.js';
 
-type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
+export type OpusRate = 8000 | 12000 | 16000 | 24000 | 48000;
 export const OPUS_RATES: readonly OpusRate[] = [8000, 12000, 16000, 24000, 48000];
 
 export function isOpusRate(n: number): n is OpusRate {
@@ -19,27 +19,37 @@ const OPUS_SET_COMPLEXITY = 4010;
 const OPUS_RESET_STATE = 4028;
 
 export interface EncoderOptions {
-  /** 0–10; the firmware uses 0, we default to 5 (design.md §3.4). */
-  readonly complexity: number;
+  /** 0–10; the firmware uses 0, we default to 5 (design.md §3.4). Undefined: libopus' default. */
+  readonly complexity?: number | undefined;
   /** Bits per second, or undefined for libopus' automatic choice. */
   readonly bitrate?: number | undefined;
+  /** Input rate; 16 kHz for the uplink (protocol.md §4.1), other rates for the dev-server's TTS. */
+  readonly rate?: OpusRate;
 }
 
+/** 60 ms frames, VOIP application, mono. */
 export class OpusEncoder {
+  readonly rate: OpusRate;
+  /** Samples in one 60 ms frame at `rate` (960 at 16 kHz). */
+  readonly frameSamples: number;
   #opus: OpusScript | undefined;
 
   constructor(options: EncoderOptions) {
-    const opus = new OpusScript(CAPTURE_RATE, 1, OpusScript.Application.VOIP);
-    opus.encoderCTL(OPUS_SET_COMPLEXITY, options.complexity);
+    this.rate = options.rate ?? CAPTURE_RATE;
+    this.frameSamples = (this.rate * FRAME_MS) / 1000;
+    const opus = new OpusScript(this.rate, 1, OpusScript.Application.VOIP);
+    if (options.complexity !== undefined) opus.encoderCTL(OPUS_SET_COMPLEXITY, options.complexity);
     if (options.bitrate !== undefined) opus.encoderCTL(OPUS_SET_BITRATE, options.bitrate);
     this.#opus = opus;
   }
 
-  /** Encodes one 60 ms frame (exactly FRAME_BYTES of 16 kHz PCM) into one Opus packet. */
+  /** Encodes one 60 ms frame (exactly frameSamples × 2 bytes; FRAME_BYTES at 16 kHz) into one packet. */
   encode(pcm: Buffer): Buffer {
     if (!this.#opus) throw new Error('OpusEncoder used after delete()');
-    if (pcm.length !== FRAME_BYTES) throw new RangeError(`expected ${FRAME_BYTES} bytes, got ${pcm.length}`);
-    return this.#opus.encode(pcm, FRAME_SAMPLES);
+    if (pcm.length !== this.frameSamples * 2) {
+      throw new RangeError(`expected ${this.frameSamples * 2} bytes, got ${pcm.length}`);
+    }
+    return this.#opus.encode(pcm, this.frameSamples);
   }
 
   delete(): void {

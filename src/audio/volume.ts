@@ -16,7 +16,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import { describeError } from '../core/errors.js';
+import { describeError, errnoCode } from '../core/errors.js';
 import { writeFileAtomic } from '../system/atomic-file.js';
 import { type ChildLike, defaultSpawn, type SpawnFn } from './playback.js';
 
@@ -167,7 +167,7 @@ export class Volume {
     try {
       text = await fsp.readFile(this.#file, 'utf8');
     } catch (err) {
-      if (errno(err) === 'ENOENT') return fallback;
+      if (errnoCode(err) === 'ENOENT') return fallback;
       this.#d.log.warn(
         { file: this.#file, err: describeError(err) },
         `cannot read the saved volume; using the default ${fallback}`,
@@ -261,11 +261,4 @@ export class Volume {
       });
     });
   }
-}
-
-/** The errno code (ENOENT, EACCES…) of a thrown fs error, without a cast. */
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
-    ? err.code
-    : undefined;
 }

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { describeError } from '../core/errors.js';
+import { describeError, errnoCode } from '../core/errors.js';
 import { type Config, configSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/speakerd/config.json';
@@ -120,14 +120,6 @@ function readConfigFile(file: string, explicit: boolean): ReadResult {
   } catch (err) {
     return { kind: 'error', error: jsonError(file, text, err) };
   }
-}
-
-/** Turns V8's "… in JSON at position N" into `file:line:column`, which editors can jump to. */
-/** The errno code (ENOENT, EACCES…) of a thrown fs error, without a cast. */
-function errnoCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
-    ? err.code
-    : undefined;
 }
 
 function jsonError(file: string, text: string, err: unknown): ConfigError {

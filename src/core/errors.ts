@@ -33,10 +33,17 @@ export function fault(code: ErrorCode, message: string): Fault {
   return { code, message };
 }
 
+/** The errno code (ENOENT, EACCES…) of a thrown system error, if it has one. */
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
+}
+
 /** Turn any thrown value into a readable message without losing its code (ECONNREFUSED…). */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
-    const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+    const code = errnoCode(err);
     return code && !err.message.includes(code) ? `${code} ${err.message}` : err.message;
   }
   return String(err);

@@ -4,6 +4,7 @@
  * in dBFS against a threshold a margin above an adaptive noise floor; the utterance ends after
  * `silenceMs` of silence that follows at least `minSpeechMs` of speech.
  */
+import { dbfs, rms } from '../audio/pcm.js';
 
 /** Level reported for digital silence, where log10(0) would be -Infinity. */
 export const SILENCE_DBFS = -120;
@@ -26,14 +27,7 @@ function toDbfs(amplitude: number): number {
 
 /** RMS level of S16_LE mono PCM in dBFS (a full-scale square wave is 0 dBFS). */
 export function rmsDbfs(pcm: Buffer): number {
-  const n = Math.floor(pcm.length / 2);
-  if (n === 0) return SILENCE_DBFS;
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    const s = pcm.readInt16LE(i * 2);
-    sum += s * s;
-  }
-  return toDbfs(Math.sqrt(sum / n));
+  return Math.max(SILENCE_DBFS, dbfs(rms(pcm)));
 }
 
 /** Peak level of S16_LE mono PCM in dBFS. */

@@ -8,7 +8,7 @@ import * as fsp from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { describeError, ErrorCode, type Fault, fault } from '../core/errors.js';
+import { describeError, ErrorCode, errnoCode, type Fault, fault } from '../core/errors.js';
 import { type AtomicFileHandle, type AtomicFs, writeFileAtomic } from '../system/atomic-file.js';
 import type { Logger } from '../system/logger.js';
 
@@ -196,13 +196,6 @@ function fail(message: string): { ok: false; error: Fault } {
   return { ok: false, error: fault(ErrorCode.Identity, message) };
 }
 
-/** The errno code (ENOENT, EACCES…) of a thrown fs error, without a cast. */
-function errno(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
-    ? err.code
-    : undefined;
-}
-
 async function resolveClientId(config: Readonly<Config>, log: Logger, fs: IdentityFs): Promise<Resolved> {
   if (config.identity.clientId !== undefined) {
     return { ok: true, value: config.identity.clientId, source: 'config identity.clientId' };
@@ -212,7 +205,7 @@ async function resolveClientId(config: Readonly<Config>, log: Logger, fs: Identi
   try {
     existing = (await fs.readFile(file, 'utf8')).trim();
   } catch (err) {
-    const code = errno(err);
+    const code = errnoCode(err);
     // ENOTDIR: a path component is a regular file; creating the directory below reports it.
     if (code !== 'ENOENT' && code !== 'ENOTDIR') {
       // Never overwrite a file we could not read: it may hold the id the server's token is bound to.

@@ -6,7 +6,7 @@
 import * as fsp from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { describeError } from '../core/errors.js';
+import { describeError, errnoCode } from '../core/errors.js';
 
 export interface AtomicFileHandle {
   writeFile(data: string): Promise<void>;
@@ -58,8 +58,8 @@ async function removeTemp(fs: AtomicFs, tmp: string, log: Logger): Promise<void>
     await fs.unlink(tmp);
   } catch (err) {
     // ENOENT: the rename had already moved it away.
-    const code = err instanceof Error && 'code' in err ? err.code : undefined;
-    if (code !== 'ENOENT') log.warn({ file: tmp, err: describeError(err) }, 'could not remove temp file');
+    if (errnoCode(err) !== 'ENOENT')
+      log.warn({ file: tmp, err: describeError(err) }, 'could not remove temp file');
   }
 }
 

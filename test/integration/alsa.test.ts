@@ -26,6 +26,7 @@ import { ConfigCredentialSource } from '../../src/session/credentials.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
 import { AlsaRig, monotonicNow } from '../fakes/alsa-rig.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
+import { pollUntil } from '../fakes/poll.js';
 
 const SPEECH = readPcmFile(SPEECH_FIXTURE);
 const BYTES_PER_MS_16K = 32;
@@ -206,12 +207,7 @@ class AudioRig {
   }
 
   async until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
-    const t0 = Date.now();
-    while (!pred()) {
-      if (Date.now() - t0 > ms)
-        throw new Error(`timed out after ${ms} ms waiting for ${what} (conversation ${this.conv})`);
-      await sleep(10);
-    }
+    await pollUntil(what, pred, ms, () => `conversation ${this.conv}`);
   }
 
   /** Click, the server hears words and answers, the reply plays; then a click ends auto listening. */

@@ -20,6 +20,7 @@ import type { Connection } from '../../src/transport/connection.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
 import { FaultProxy } from '../fakes/fault-proxy.js';
+import { pollUntil } from '../fakes/poll.js';
 
 /** The first 1.4 s of the speech fixture: long enough for the dev-server's VAD, short for CI. */
 export const MIC = readPcmFile(SPEECH_FIXTURE).subarray(0, 16000 * 2 * 1.4);
@@ -189,15 +190,12 @@ export class Rig {
 
   /** Resolves when `pred` holds, polling every 10 ms; rejects after `ms`. */
   async until(what: string, pred: () => boolean, ms = 10_000): Promise<void> {
-    const t0 = Date.now();
-    while (!pred()) {
-      if (Date.now() - t0 > ms) {
-        throw new Error(
-          `timed out after ${ms} ms waiting for ${what} (link ${this.link}, conversation ${this.daemon.conversation.state})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await pollUntil(
+      what,
+      pred,
+      ms,
+      () => `link ${this.link}, conversation ${this.daemon.conversation.state}`,
+    );
   }
 
   async ready(ms = 10_000): Promise<void> {

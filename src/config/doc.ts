@@ -43,14 +43,26 @@ function walk(node: unknown, at: readonly string[], out: ConfigField[]): void {
     return;
   }
   const path = at.join('.');
-  out.push({
+  const items = node.items;
+  if (node.type === 'array' && isNode(items) && items.type === 'object' && isNode(items.properties)) {
+    // A list of objects (gpio.leds): the list itself, then each item field as `list[].field`.
+    out.push(leaf(node, path));
+    for (const [key, child] of Object.entries(items.properties))
+      walk(child, [...at.slice(0, -1), `${at.at(-1) ?? ''}[]`, key], out);
+    return;
+  }
+  out.push(leaf(node, path));
+}
+
+function leaf(node: Node, path: string): ConfigField {
+  return {
     path,
     type: typeOf(node),
     default: 'default' in node ? JSON.stringify(node.default) : '',
     bounds: boundsOf(node),
     doc: typeof node.description === 'string' ? node.description : '',
     env: ENV_OVERRIDES.find((o) => o.path.join('.') === path)?.env ?? '',
-  });
+  };
 }
 
 function typeOf(node: Node): string {
@@ -71,6 +83,7 @@ function boundsOf(node: Node): string {
   else if (num(node.minimum)) parts.push(`≥ ${node.minimum}`);
   else if (num(node.maximum)) parts.push(`≤ ${node.maximum}`);
   if (typeof node.minLength === 'number') parts.push(`length ≥ ${node.minLength}`);
+  if (typeof node.maxItems === 'number') parts.push(`≤ ${node.maxItems} items`);
   if (typeof node.pattern === 'string') parts.push(`matches \`${node.pattern}\``);
   return parts.join(', ');
 }

@@ -159,6 +159,91 @@ export const audioSchema = z
   })
   .strict();
 
+/** A BCM GPIO number as printed on Raspberry Pi pinouts (not a sysfs number: see hardware/gpio.ts). */
+const bcmLine = (def: number, doc: string) => z.number().int().min(0).max(63).default(def).describe(doc);
+
+export const LED_ROLES = ['red', 'green', 'blue', 'status'] as const;
+export type LedRole = (typeof LED_ROLES)[number];
+
+export const ledSchema = z
+  .object({
+    line: z.number().int().min(0).max(63).describe('BCM GPIO number of this LED'),
+    role: z
+      .enum(LED_ROLES)
+      .describe(
+        'red/green/blue: one channel of an RGB LED or a mono LED of that colour; status: a mono LED lit for every colour',
+      ),
+    activeLow: z
+      .boolean()
+      .default(false)
+      .describe('true when the LED lights on a low level (common-anode RGB)'),
+  })
+  .strict();
+
+export const buttonSchema = z
+  .object({
+    line: bcmLine(
+      17,
+      'BCM GPIO number of the button (wired to GND; pull-up via gpio=17=ip,pu in config.txt)',
+    ),
+    activeLow: z
+      .boolean()
+      .default(true)
+      .describe('true when a press reads low (button to GND with a pull-up)'),
+    debounceMs: ms(30, 0, 500, 'a level must hold this long before it counts as an edge'),
+    longPressMs: ms(
+      3_000,
+      500,
+      30_000,
+      'held this long: long press (reconnect; skip activation); not in push-to-talk mode',
+    ),
+    doubleClickMs: ms(
+      0,
+      0,
+      1_000,
+      'two clicks within this are a double click (stop: abort the reply, back to idle); 0 = off, else a click waits this long',
+    ),
+  })
+  .strict();
+
+export const DEFAULT_LEDS = [
+  { line: 22, role: 'red', activeLow: false },
+  { line: 23, role: 'green', activeLow: false },
+  { line: 24, role: 'blue', activeLow: false },
+] as const;
+
+export const gpioSchema = z
+  .object({
+    button: buttonSchema.default(buttonSchema.parse({})),
+    leds: z
+      .array(ledSchema)
+      .max(3)
+      .default(DEFAULT_LEDS.map((led) => ({ ...led })))
+      .describe('up to three LED lines by role: one RGB LED (red, green, blue) or mono LEDs; [] = no LEDs'),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const roles = new Set<string>();
+    const lines = new Map<number, string>([[g.button.line, 'button.line']]);
+    g.leds.forEach((led, i) => {
+      if (roles.has(led.role))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['leds', i, 'role'],
+          message: `role "${led.role}" is given twice`,
+        });
+      roles.add(led.role);
+      const other = lines.get(led.line);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['leds', i, 'line'],
+          message: `GPIO${led.line} is already ${other}`,
+        });
+      lines.set(led.line, `leds.${i}.line`);
+    });
+  });
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -171,6 +256,7 @@ export const configSchema = z
       .enum(['gpio', 'simulated'])
       .default('gpio')
       .describe('simulated: keyboard button and terminal LEDs (also --sim); never a silent fallback'),
+    gpio: gpioSchema.default(gpioSchema.parse({})),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
       .default('info')
@@ -182,3 +268,6 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type GpioConfig = Config['gpio'];
+export type ButtonConfig = GpioConfig['button'];
+export type LedConfig = GpioConfig['leds'][number];

@@ -8,6 +8,11 @@ import { configSchema } from '../../src/config/schema.js';
 function leafPaths(schema: z.core.$ZodType, at: string[] = []): string[] {
   let s = schema;
   while (s instanceof z.ZodDefault || s instanceof z.ZodOptional) s = s.unwrap();
+  if (s instanceof z.ZodArray && s.element instanceof z.ZodObject) {
+    // A list of objects: a row for the list, then one per item field as `list[].field`.
+    const list = [...at.slice(0, -1), `${at.at(-1) ?? ''}[]`];
+    return [at.join('.'), ...leafPaths(s.element, list)];
+  }
   if (!(s instanceof z.ZodObject)) return [at.join('.')];
   return Object.entries(s.shape).flatMap(([key, child]) => leafPaths(child, [...at, key]));
 }

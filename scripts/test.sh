@@ -5,8 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the test suite needs: the real arecord/aplay and the python feeder/drain of the ALSA rig.
-APT_PACKAGES=(alsa-utils python3)
+# Debian packages the test suite needs:
+# - alsa-utils, python3: the real arecord/aplay and the python feeder/drain of the ALSA rig;
+# - fuse3, libfuse3-dev, pkg-config, gcc: fakegpiofs, the FUSE sysfs GPIO the real onoff runs against;
+# - libsystemd-dev, g++, make: the native sd-notify binding (npm ci builds it; optional elsewhere);
+# - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
+#   (systemd is only installed when missing: an install would upgrade packages of the image).
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -47,3 +52,12 @@ node dist/src/main.js demo
 echo "== tests"
 # One file at a time: the integration tests bind loopback ports and pace audio in real time.
 node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js
+
+echo "== GPIO tests (real onoff on fakegpiofs, in a private mount namespace)"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "The GPIO tests mount a FUSE /sys/class/gpio in a private mount namespace and need root:" >&2
+  echo "  sudo npm test   (everything above passed)" >&2
+  exit 1
+fi
+timeout -k 10 300 unshare -m --propagation private bash test/fakes/gpio/fake-sysfs-ns.sh \
+  node --test --test-concurrency=1 dist/test/gpio/*.test.js

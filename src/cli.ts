@@ -11,9 +11,10 @@ import { formatIdentity, resolveIdentity } from './provisioning/identity.js';
 export const USAGE = `usage: speakerd <command> [options]
 
 commands:
-  run [--config F] [--sim] [--mic FILE] [--tts-out FILE]
-                         run the daemon (--sim: Enter = click, p/r = press/release, l = long press;
-                         mic from a 16 kHz PCM file, TTS to a raw 24 kHz file or nowhere)
+  run [--config F] [--sim | --sim-audio] [--mic FILE] [--tts-out FILE]
+                         run the daemon (--sim: keyboard button and terminal LEDs, and the file
+                         audio of --sim-audio: mic from a 16 kHz PCM file, TTS to a raw 24 kHz
+                         file or nowhere; --sim-audio alone keeps the configured button and LEDs)
   check-config [--config F]
                          validate the config (exit 0, or 78 with every error listed)
   identity [--config F]  print the Device-Id and Client-Id (creating the Client-Id once)
@@ -34,6 +35,8 @@ export interface Io {
 export interface RunOptions {
   readonly configPath: string | undefined;
   readonly sim: boolean;
+  /** File audio instead of ALSA, the button and LEDs as configured (GPIO bring-up without sound). */
+  readonly simAudio: boolean;
   readonly mic: string | undefined;
   readonly ttsOut: string | undefined;
 }
@@ -58,6 +61,7 @@ export function parseCommand(argv: readonly string[]): Command {
           options: {
             config: { type: 'string' },
             sim: { type: 'boolean', default: false },
+            'sim-audio': { type: 'boolean', default: false },
             mic: { type: 'string' },
             'tts-out': { type: 'string' },
           },
@@ -68,6 +72,7 @@ export function parseCommand(argv: readonly string[]): Command {
           options: {
             configPath: values.config,
             sim: values.sim === true,
+            simAudio: values['sim-audio'] === true,
             mic: values.mic,
             ttsOut: values['tts-out'],
           },

@@ -35,6 +35,12 @@ export interface MicHealthEvents {
   on(event: 'recovered', listener: () => void): unknown;
 }
 
+/** Whether the mic delivers only digital zeros (audio/silence-watch.ts). */
+export interface MicMuteEvents {
+  readonly state: 'sound' | 'muted';
+  on(event: 'muted' | 'unmuted', listener: () => void): unknown;
+}
+
 export interface DaemonDeps {
   readonly config: Readonly<Config>;
   readonly identity: Identity;
@@ -45,6 +51,8 @@ export interface DaemonDeps {
   readonly leds: IndicatorRenderer;
   /** The continuous microphone's health events (audio/capture.ts); absent for the simulated mic. */
   readonly micHealth?: MicHealthEvents;
+  /** The continuous microphone's mute detection; absent for the simulated mic. */
+  readonly micMute?: MicMuteEvents;
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
@@ -65,7 +73,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
-  #mic: MicHealth = 'ok';
+  /** The mic's last fault message while it is faulted, '' while it delivers. */
   #micFault = '';
 
   constructor(deps: DaemonDeps) {
@@ -107,6 +115,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     return this.#indicator;
   }
 
+  /** A fault (no frames) outranks muted (frames of zeros). */
+  get micHealth(): MicHealth {
+    if (this.#micFault !== '') return 'fault';
+    return this.#d.micMute?.state === 'muted' ? 'muted' : 'ok';
+  }
+
   /** One line for systemd's STATUS= and the operator: what the device is doing now. */
   get status(): string {
     return this.#status;
@@ -119,15 +133,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.conversation.on('state', () => this.#render());
     this.conversation.on('turn', (t) => this.emit('turn', t));
     this.#d.micHealth?.on('fault', (f) => {
-      this.#mic = 'fault';
       this.#micFault = f.message;
       this.#render();
     });
     this.#d.micHealth?.on('recovered', () => {
-      this.#mic = 'ok';
       this.#micFault = '';
       this.#render();
     });
+    this.#d.micMute?.on('muted', () => this.#render());
+    this.#d.micMute?.on('unmuted', () => this.#render());
     this.conversation.start();
     this.supervisor.start();
     this.#render();
@@ -161,14 +175,16 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.#state !== 'running') return;
     const conv: ConversationState = this.conversation.state;
     const link: LinkState = this.supervisor.state;
-    const ind = indicatorFor(conv, link, this.#mic);
+    const mic = this.micHealth;
+    const ind = indicatorFor(conv, link, mic);
     if (!this.#indicator || ind.name !== this.#indicator.name) {
       this.#indicator = ind;
       this.#d.leds.render(ind);
       this.emit('indicator', ind);
     }
     const base = link === 'ready' ? `online · ${conv}` : `${link} · ${this.supervisor.detail}`;
-    const status = this.#mic === 'fault' ? `${base} · mic: ${this.#micFault}` : base;
+    const status =
+      mic === 'fault' ? `${base} · mic: ${this.#micFault}` : mic === 'muted' ? `${base} · mic muted` : base;
     if (status !== this.#status) {
       this.#status = status;
       this.emit('status', status);

@@ -16,6 +16,7 @@ import { AlsaCapture } from './audio/capture.js';
 import { FileSink, NullSink, PcmSource, readPcmFile } from './audio/file-audio.js';
 import { AplaySink } from './audio/playback.js';
 import { PrerollSource } from './audio/preroll.js';
+import { DigitalSilenceWatch } from './audio/silence-watch.js';
 import { mixerDeviceFor, Volume } from './audio/volume.js';
 import {
   type Io,
@@ -31,10 +32,12 @@ import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
 import { describeError } from './core/errors.js';
 import { systemRandom } from './core/random.js';
-import { Daemon, type MicHealthEvents } from './daemon.js';
+import { Daemon, type IndicatorRenderer, type MicHealthEvents, type MicMuteEvents } from './daemon.js';
 import { runDemo, SPEECH_FIXTURE } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
-import { SimulatedButton, TerminalLeds } from './hardware/simulated.js';
+import { GpioHardware } from './hardware/gpio-hardware.js';
+import type { InputEvent } from './hardware/input.js';
+import { SIM_BUTTON_HELP, SimulatedButton, TerminalLeds } from './hardware/simulated.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { ConfigCredentialSource } from './session/credentials.js';
 import type { Logger } from './system/logger.js';
@@ -72,6 +75,7 @@ interface Audio {
   readonly source: AudioSource;
   readonly sink: AudioSink;
   readonly micHealth?: MicHealthEvents;
+  readonly micMute?: MicMuteEvents;
   /** What the daemon does not close itself (the volume store). */
   close(): Promise<void>;
 }
@@ -125,12 +129,18 @@ async function alsaAudio(config: Readonly<Config>, clock: SystemClock, log: Logg
     log: log.child({ component: 'playback' }),
     gain: (pcm) => volume.apply(pcm),
   });
+  const silence = new DigitalSilenceWatch(log.child({ component: 'capture' }));
+  capture.on('frame', (frame) => silence.push(frame));
   // The mic runs from boot so the pre-roll holds the syllable said with the first press.
   source.open();
-  return { source, sink, micHealth: capture, close: () => volume.close() };
+  return { source, sink, micHealth: capture, micMute: silence, close: () => volume.close() };
 }
 
 async function run(options: RunOptions): Promise<number> {
+  if (options.sim && options.simAudio) {
+    io.err('speakerd run: --sim already includes --sim-audio; give one of them');
+    return 2;
+  }
   const overrides = options.sim ? { hardware: 'simulated' } : undefined;
   const pathOpt = options.configPath === undefined ? {} : { path: options.configPath };
   const loaded = loadConfig({ ...pathOpt, env: io.env, ...(overrides ? { overrides } : {}) });
@@ -151,24 +161,24 @@ async function run(options: RunOptions): Promise<number> {
     { config: loaded.source, client_id: id.identity.clientId, mode: config.connection.mode },
     'speakerd starting',
   );
-  if (config.hardware !== 'simulated') {
-    // Never a silent fallback to simulation on a device (design.md §3.5).
-    log.fatal(
-      'hardware "gpio" needs the GPIO adapter, which is not in this build yet; set "hardware": "simulated" (keyboard button, terminal LEDs, real ALSA audio) or run with --sim',
-    );
-    return EX_CONFIG;
-  }
-  if (!options.sim && (options.mic !== undefined || options.ttsOut !== undefined)) {
-    log.fatal('--mic and --tts-out replace the ALSA devices and go with --sim only');
+  const fileAudio = options.sim || options.simAudio;
+  if (!fileAudio && (options.mic !== undefined || options.ttsOut !== undefined)) {
+    log.fatal('--mic and --tts-out replace the ALSA devices and go with --sim or --sim-audio only');
     return EX_CONFIG;
   }
   const clock = new SystemClock();
-  const audio = options.sim ? simulatedAudio(options, clock, log) : await alsaAudio(config, clock, log);
+  // Hardware first: a wrong GPIO line is a config error found before any child process starts.
+  const hardware = openHardware(config, clock, log);
+  if (typeof hardware === 'string') {
+    log.fatal(hardware);
+    return EX_CONFIG;
+  }
+  const audio = fileAudio ? simulatedAudio(options, clock, log) : await alsaAudio(config, clock, log);
   if (typeof audio === 'string') {
+    hardware.close();
     log.fatal(audio);
     return EX_CONFIG;
   }
-  const button = new SimulatedButton(process.stdin);
   const daemon = new Daemon({
     config,
     identity: id.identity,
@@ -183,14 +193,13 @@ async function run(options: RunOptions): Promise<number> {
     source: audio.source,
     sink: audio.sink,
     ...(audio.micHealth ? { micHealth: audio.micHealth } : {}),
-    leds: new TerminalLeds(process.stdout),
+    ...(audio.micMute ? { micMute: audio.micMute } : {}),
+    leds: hardware.leds,
     clock,
     random: systemRandom,
     log,
   });
-  button.on('input', (event) => daemon.input(event));
-  // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
-  button.on('interrupt', () => process.emit('SIGINT', 'SIGINT'));
+  hardware.onInput((event) => daemon.input(event));
   daemon.on('status', (status) => log.debug({ status }, 'status'));
   const network = new NetworkWatch(
     clock,
@@ -201,16 +210,67 @@ async function run(options: RunOptions): Promise<number> {
   network.on('address', (added) => daemon.networkChanged(`address ${added.join(', ')}`));
   await daemon.start();
   network.start();
-  button.start();
-  io.err('simulated button: Enter = click, p = press, r = release, l = long press, Ctrl-C = quit');
+  hardware.start();
   const sig = await untilSignal();
   log.info({ signal: sig }, 'stopping');
-  button.close();
   network.stop();
   await daemon.stop();
+  hardware.close();
   await audio.close();
   log.info('stopped');
   return 0;
+}
+
+interface Hardware {
+  readonly leds: IndicatorRenderer;
+  onInput(listener: (event: InputEvent) => void): void;
+  /** Starts reading the button. */
+  start(): void;
+  /** LEDs off, lines unexported, the terminal given back. Synchronous and idempotent. */
+  close(): void;
+}
+
+/**
+ * The button and LEDs: GPIO lines, or the keyboard and terminal when chosen explicitly (`--sim`,
+ * `"hardware": "simulated"`); never a silent fallback on a device (design.md §3.5). A string is a
+ * startup error for the operator (exit 78).
+ */
+function openHardware(config: Readonly<Config>, clock: SystemClock, log: Logger): Hardware | string {
+  if (config.hardware === 'simulated') {
+    const button = new SimulatedButton(process.stdin);
+    // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
+    button.on('interrupt', () => process.emit('SIGINT', 'SIGINT'));
+    return {
+      leds: new TerminalLeds(process.stdout),
+      onInput: (listener) => button.on('input', listener),
+      start: () => {
+        button.start();
+        io.err(`simulated ${SIM_BUTTON_HELP}, Ctrl-C = quit`);
+      },
+      close: () => button.close(),
+    };
+  }
+  const gpio = new GpioHardware({
+    gpio: config.gpio,
+    buttonMode: config.conversation.buttonMode,
+    clock,
+    log: log.child({ component: 'gpio' }),
+  });
+  const opened = gpio.open();
+  if (!opened.ok) return `${opened.fault.code}: ${opened.fault.message}`;
+  // Lines left exported and an LED left lit by a crash would confuse the next start and the
+  // person at the device: the sysfs writes are synchronous, so they also run on a dying exit.
+  const onExit = () => gpio.close();
+  process.on('exit', onExit);
+  return {
+    leds: gpio,
+    onInput: (listener) => gpio.on('input', listener),
+    start: () => undefined,
+    close: () => {
+      process.off('exit', onExit);
+      gpio.close();
+    },
+  };
 }
 
 async function main(argv: string[]): Promise<number> {

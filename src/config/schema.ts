@@ -214,6 +214,13 @@ export const DEFAULT_LEDS = [
 
 export const gpioSchema = z
   .object({
+    chipLabel: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'label of the GPIO chip the BCM numbers belong to; default: pinctrl-bcm2835, pinctrl-bcm2711 or pinctrl-rp1 (Raspberry Pi)',
+      ),
     button: buttonSchema.default(buttonSchema.parse({})),
     leds: z
       .array(ledSchema)

@@ -16,6 +16,7 @@ export function handleInput(ctx: TurnContext, event: InputEvent): void {
   else if (event === 'click' && !ptt) talk(ctx, 'click', 'auto');
   else if (event === 'press' && ptt) talk(ctx, 'press', 'manual');
   else if (event === 'release' && ptt) release(ctx);
+  else if (event === 'doubleClick') stop(ctx);
   else log.debug(`${event} means nothing in ${config.buttonMode} mode`);
 }
 
@@ -128,6 +129,35 @@ function release(ctx: TurnContext): void {
     return;
   }
   ctx.d.log.debug(`release ignored in ${ctx.state}: no press to end`);
+}
+
+/**
+ * Double click: stop. The one thing a single click cannot say while a reply plays (there it
+ * barges in and listens again): abort the reply, close the mic, back to rest (protocol.md §5.1).
+ */
+function stop(ctx: TurnContext): void {
+  switch (ctx.state) {
+    case 'listening':
+    case 'speaking': {
+      const speaking = ctx.state === 'speaking';
+      const awaiting = ctx.current().awaitingReply;
+      ctx.teardown('cancelled');
+      ctx.recover(`double click: stop ${speaking ? 'the reply' : 'listening'}`);
+      // Nothing is under way on the server before the utterance is complete: listen stop suffices.
+      ctx.send(speaking || awaiting ? ABORT : LISTEN_STOP, speaking || awaiting ? 'abort' : 'listen stop');
+      return;
+    }
+    case 'connecting':
+      // The press kept for the coming connection is dropped; the connection itself stays wanted.
+      ctx.teardown('cancelled');
+      ctx.recover('double click: pending turn dropped');
+      return;
+    case 'error':
+      ctx.recover('double click during the error display');
+      return;
+    default:
+      ctx.d.log.debug(`doubleClick means nothing in ${ctx.state}`);
+  }
 }
 
 function longPress(ctx: TurnContext): void {

@@ -20,6 +20,8 @@ export const ErrorCode = {
   OpusDecode: 'E_OPUS_DECODE',
   Identity: 'E_IDENTITY',
   Credentials: 'E_CREDENTIALS',
+  Gpio: 'E_GPIO',
+  LedWrite: 'E_LED_WRITE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -6,7 +6,7 @@
 import { CONVERSATION_STATES, type ConversationState } from '../conversation/conversation-state.js';
 import type { LinkState } from '../session/session-port.js';
 
-export type IndicatorName = 'off' | ConversationState;
+export type IndicatorName = 'off' | 'muted' | ConversationState;
 export type IndicatorColor = 'off' | 'red' | 'green' | 'blue';
 export type IndicatorPattern = 'off' | 'steady' | 'slow-blink' | 'fast-blink';
 
@@ -31,6 +31,9 @@ const INDICATORS: { readonly [N in IndicatorName]: Indicator & { readonly name: 
   activating: { name: 'activating', color: 'green', pattern: 'slow-blink' },
   offline: { name: 'offline', color: 'blue', pattern: 'slow-blink' },
   error: { name: 'error', color: 'red', pattern: 'fast-blink' },
+  // Not a firmware state: the mic delivers only digital silence (a mute switch, a capture switch
+  // turned off in the mixer). Red like listening, blinking slowly: "I cannot hear you".
+  muted: { name: 'muted', color: 'red', pattern: 'slow-blink' },
 };
 for (const indicator of Object.values(INDICATORS)) Object.freeze(indicator);
 
@@ -50,9 +53,15 @@ const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
 export const LINK_STATES: readonly LinkState[] = Object.freeze(Object.values(LINK_STATE_NAMES));
 export { CONVERSATION_STATES };
 
-/** Whether the microphone delivers audio (audio/capture.ts reports faults and recoveries). */
-export type MicHealth = 'ok' | 'fault';
-export const MIC_HEALTH: readonly MicHealth[] = ['ok', 'fault'];
+/**
+ * What the microphone delivers (audio/capture.ts): audio (`ok`), only digital zeros (`muted`: a
+ * hardware mute switch or an ALSA capture switch turned off), or nothing (`fault`).
+ */
+export type MicHealth = 'ok' | 'muted' | 'fault';
+export const MIC_HEALTH: readonly MicHealth[] = ['ok', 'muted', 'fault'];
+
+/** Every indicator, for tests and for the LED adapters' self-checks. */
+export const INDICATORS_BY_NAME: Readonly<Record<IndicatorName, Indicator>> = INDICATORS;
 
 export function indicatorFor(
   conversation: ConversationState,
@@ -65,11 +74,14 @@ export function indicatorFor(
   // plays (the speaker works) and while activating (the code matters more).
   if (mic === 'fault' && conversation !== 'speaking' && conversation !== 'activating')
     return INDICATORS.error;
+  // Muted: the user would talk into silence. Shown where they are about to talk or talking.
+  if (mic === 'muted' && (conversation === 'listening' || (conversation === 'idle' && linkAtRest(link))))
+    return INDICATORS.muted;
   switch (conversation) {
     case 'idle':
       // At rest means connected, or on-demand with no connection wanted (link idle). Anything
       // else is a connection the device should have and has not: offline, blue slow blink.
-      return link === 'ready' || link === 'idle' ? INDICATORS.idle : INDICATORS.offline;
+      return linkAtRest(link) ? INDICATORS.idle : INDICATORS.offline;
     case 'connecting':
       // The user waits on a connection attempt: blue steady while one is actually under way;
       // between attempts (backoff) the honest picture is offline.
@@ -77,4 +89,9 @@ export function indicatorFor(
     default:
       return INDICATORS[conversation];
   }
+}
+
+/** At rest means connected, or on-demand with no connection wanted (link idle). */
+function linkAtRest(link: LinkState): boolean {
+  return link === 'ready' || link === 'idle';
 }

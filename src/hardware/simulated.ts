@@ -20,7 +20,8 @@ export interface TextOutput extends Writable {
   readonly isTTY?: boolean;
 }
 
-export const SIM_BUTTON_HELP = 'button: Enter = click, p = press, r = release, l = long press';
+export const SIM_BUTTON_HELP =
+  'button: Enter = click, p = press, r = release, l = long press, d = double click';
 
 // A Map, not an object literal: a typed "constructor" must not find Object.prototype's.
 const WORDS: ReadonlyMap<string, InputEvent> = new Map<string, InputEvent>([
@@ -34,6 +35,8 @@ const WORDS: ReadonlyMap<string, InputEvent> = new Map<string, InputEvent>([
   ['l', 'longPress'],
   ['long', 'longPress'],
   ['longpress', 'longPress'],
+  ['d', 'doubleClick'],
+  ['double', 'doubleClick'],
 ]);
 
 /** Line mode: one line is one gesture (an empty line, i.e. Enter, is a click). */

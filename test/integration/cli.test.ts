@@ -103,13 +103,15 @@ test('identity: the same ids on every run, Client-Id kept in the state dir', asy
   assert.doesNotMatch(b.out, /created/);
 });
 
-test('run without --sim on a build without device adapters: exit 78 with the reason, never a silent fallback', async () => {
+test('run with "hardware": "gpio" on a machine without sysfs GPIO: exit 78 naming the cause, never a silent fallback', async () => {
   const r = await run(['run'], {
     SPEAKERD_STATE_DIR: join(dir, 'state'),
     SPEAKERD_DEVICE_ID: '02:11:22:33:44:55',
   });
   assert.equal(r.code, 78);
-  assert.match(r.out + r.err, /--sim/);
+  assert.match(r.out + r.err, /E_GPIO: no sysfs GPIO at \/sys\/class\/gpio.*CONFIG_GPIO_SYSFS.*simulated/);
+  // Nothing was started before the hardware check: no arecord, no connection.
+  assert.doesNotMatch(r.out + r.err, /capture stopped → starting|link_to/);
 });
 
 test('run --sim: connects to a dev-server, SIGTERM stops it cleanly with exit 0', async () => {

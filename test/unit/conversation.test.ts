@@ -626,3 +626,30 @@ test('stop() is idempotent, silences everything, clears every timer and unsubscr
   h.conv.assertInvariants();
   h.done();
 });
+
+test('double click while speaking: stop — abort, speaker flushed, back to idle (not listening again)', () => {
+  const h = setup();
+  toSpeaking(h);
+  h.session.clearSent();
+  h.conv.input('doubleClick');
+  h.check('idle');
+  assert.deepEqual(h.session.sentKinds(), ['abort']);
+  assert.equal(h.sink.calls.at(-1), 'abort');
+  assert.equal(h.source.running, false);
+  assert.equal(h.turns.at(-1)?.outcome, 'cancelled');
+  h.done();
+});
+
+test('double click while listening: listen stop, idle; at rest it means nothing', () => {
+  const h = setup();
+  h.conv.input('doubleClick');
+  h.check('idle');
+  assert.deepEqual(h.session.sentKinds(), []);
+  h.conv.input('click');
+  h.check('listening');
+  h.conv.input('doubleClick');
+  h.check('idle');
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen stop']);
+  assert.equal(h.source.running, false);
+  h.done();
+});

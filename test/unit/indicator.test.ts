@@ -7,6 +7,7 @@ import {
   type Indicator,
   indicatorFor,
   LINK_STATES,
+  MIC_HEALTH,
 } from '../../src/hardware/indicator.js';
 import type { LinkState } from '../../src/session/session-port.js';
 
@@ -23,6 +24,7 @@ const LOOKS: Record<Indicator['name'], [Indicator['color'], Indicator['pattern']
   activating: ['green', 'slow-blink'],
   offline: ['blue', 'slow-blink'],
   error: ['red', 'fast-blink'],
+  muted: ['red', 'slow-blink'],
 };
 
 test('the lists of states are complete and distinct', () => {
@@ -47,20 +49,39 @@ test('the lists of states are complete and distinct', () => {
   ]);
 });
 
-test('the map is total: every (conversation × link) pair has a valid, consistent indicator', () => {
-  let pairs = 0;
+test('the map is total: every (conversation × link × mic) triple has a valid, consistent indicator', () => {
+  let triples = 0;
+  const seen = new Set<string>();
   for (const c of CONVERSATION_STATES) {
     for (const l of LINK_STATES) {
-      const ind = indicatorFor(c, l);
-      pairs++;
-      assert.ok(COLORS.has(ind.color), `${c}/${l}: color ${ind.color}`);
-      assert.ok(PATTERNS.has(ind.pattern), `${c}/${l}: pattern ${ind.pattern}`);
-      assert.deepEqual([ind.color, ind.pattern], LOOKS[ind.name], `${c}/${l} → ${ind.name}`);
-      assert.ok(Object.isFrozen(ind), 'indicators cannot be changed by a renderer');
-      assert.deepEqual(indicatorFor(c, l), ind, 'pure: same input, same output');
+      for (const m of MIC_HEALTH) {
+        const ind = indicatorFor(c, l, m);
+        triples++;
+        seen.add(ind.name);
+        const at = `${c}/${l}/${m}`;
+        assert.ok(COLORS.has(ind.color), `${at}: color ${ind.color}`);
+        assert.ok(PATTERNS.has(ind.pattern), `${at}: pattern ${ind.pattern}`);
+        assert.deepEqual([ind.color, ind.pattern], LOOKS[ind.name], `${at} → ${ind.name}`);
+        assert.ok(Object.isFrozen(ind), 'indicators cannot be changed by a renderer');
+        assert.deepEqual(indicatorFor(c, l, m), ind, 'pure: same input, same output');
+      }
     }
   }
-  assert.equal(pairs, 7 * 8);
+  assert.equal(triples, 7 * 8 * 3);
+  // Every indicator of the issue's list is reachable: none is dead code in the LED adapters.
+  assert.deepEqual([...seen].sort(), Object.keys(LOOKS).sort());
+});
+
+test('a muted mic shows muted where the user is about to talk or talking', () => {
+  assert.equal(indicatorFor('idle', 'ready', 'muted').name, 'muted');
+  assert.equal(indicatorFor('idle', 'idle', 'muted').name, 'muted');
+  assert.equal(indicatorFor('listening', 'ready', 'muted').name, 'muted');
+  // A missing connection or a reply in progress matters more.
+  assert.equal(indicatorFor('idle', 'backoff', 'muted').name, 'offline');
+  assert.equal(indicatorFor('speaking', 'ready', 'muted').name, 'speaking');
+  assert.equal(indicatorFor('connecting', 'connecting', 'muted').name, 'connecting');
+  assert.equal(indicatorFor('activating', 'ready', 'muted').name, 'activating');
+  assert.equal(indicatorFor('listening', 'stopped', 'muted').name, 'off');
 });
 
 test('firmware defaults while the link is ready', () => {

@@ -129,8 +129,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async start(): Promise<void> {
     if (this.#state !== 'created') return;
     this.#state = 'running';
-    this.supervisor.on('state', () => this.#render());
-    this.conversation.on('state', () => this.#render());
     this.conversation.on('turn', (t) => this.emit('turn', t));
     this.#d.micHealth?.on('fault', (f) => {
       this.#micFault = f.message;
@@ -143,6 +141,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#d.micMute?.on('muted', () => this.#render());
     this.#d.micMute?.on('unmuted', () => this.#render());
     this.conversation.start();
+    // A link change and the conversation's answer to it come as a burst of events in one call
+    // stack (state ready, then the session's 'ready' → idle): render once it settled, so neither
+    // the LEDs nor STATUS ever show the in-between "online · offline".
+    this.supervisor.on('state', () => this.#scheduleRender());
+    this.conversation.on('state', () => this.#scheduleRender());
     this.supervisor.start();
     this.#render();
   }
@@ -170,6 +173,17 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#state = 'stopped';
   }
 
+  #renderQueued = false;
+
+  #scheduleRender(): void {
+    if (this.#renderQueued) return;
+    this.#renderQueued = true;
+    queueMicrotask(() => {
+      this.#renderQueued = false;
+      this.#render();
+    });
+  }
+
   #render(): void {
     // While stopping, the parts wind down through states nobody needs to see; stop() draws "off".
     if (this.#state !== 'running') return;
@@ -182,7 +196,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.#d.leds.render(ind);
       this.emit('indicator', ind);
     }
-    const base = link === 'ready' ? `online · ${conv}` : `${link} · ${this.supervisor.detail}`;
+    const base = statusBase(conv, link, this.supervisor.detail, this.conversation.activationCode);
     const status =
       mic === 'fault' ? `${base} · mic: ${this.#micFault}` : mic === 'muted' ? `${base} · mic muted` : base;
     if (status !== this.#status) {
@@ -190,4 +204,22 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.emit('status', status);
     }
   }
+}
+
+/**
+ * The first part of STATUS= (design.md §3.6): what the person at the device would want to know —
+ * `online · idle`, `offline · retry in 4.2 s · connect ECONNREFUSED 10.0.0.5:8000`,
+ * `activating · code 123456`, `connecting · waiting for server hello`.
+ */
+export function statusBase(
+  conv: ConversationState,
+  link: LinkState,
+  detail: string,
+  activationCode: string | undefined,
+): string {
+  if (conv === 'activating') return `activating · code ${activationCode ?? '?'}`;
+  if (link === 'ready') return `online · ${conv}`;
+  // Between attempts the device is offline, whatever the supervisor calls its waiting room.
+  const word = link === 'backoff' ? 'offline' : link;
+  return `${word} · ${detail}`;
 }

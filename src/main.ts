@@ -43,6 +43,7 @@ import { ConfigCredentialSource } from './session/credentials.js';
 import type { Logger } from './system/logger.js';
 import { createLogger, detectLogFormat } from './system/logger.js';
 import { NetworkWatch } from './system/network-watch.js';
+import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
@@ -76,6 +77,8 @@ interface Audio {
   readonly sink: AudioSink;
   readonly micHealth?: MicHealthEvents;
   readonly micMute?: MicMuteEvents;
+  /** The running recorder: the watchdog's mic check and READY's "capture is up". */
+  readonly capture?: AlsaCapture;
   /** What the daemon does not close itself (the volume store). */
   close(): Promise<void>;
 }
@@ -89,7 +92,7 @@ function simulatedAudio(options: RunOptions, clock: SystemClock, log: Logger): A
   } catch (err) {
     return `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
   }
-  log.info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
+  log.child({ component: 'audio' }).info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
   return {
     source: new PcmSource(`file:${micPath}`, mic, clock),
     sink: options.ttsOut ? new FileSink(options.ttsOut) : new NullSink(),
@@ -133,7 +136,7 @@ async function alsaAudio(config: Readonly<Config>, clock: SystemClock, log: Logg
   capture.on('frame', (frame) => silence.push(frame));
   // The mic runs from boot so the pre-roll holds the syllable said with the first press.
   source.open();
-  return { source, sink, micHealth: capture, micMute: silence, close: () => volume.close() };
+  return { source, sink, micHealth: capture, micMute: silence, capture, close: () => volume.close() };
 }
 
 async function run(options: RunOptions): Promise<number> {
@@ -150,13 +153,17 @@ async function run(options: RunOptions): Promise<number> {
   }
   const config = loaded.config;
   const format = detectLogFormat(io.env, process.stdout.isTTY === true);
-  const bootLog = createLogger({ level: config.logLevel, format });
-  const id = await resolveIdentity({ config, log: bootLog.child({ component: 'identity' }) });
+  const bootRoot = createLogger({ level: config.logLevel, format });
+  const bootLog = bootRoot.child({ component: 'main' });
+  const id = await resolveIdentity({ config, log: bootRoot.child({ component: 'identity' }) });
   if (!id.ok) {
     bootLog.fatal({ code: id.error.code }, id.error.message);
     return EX_CONFIG;
   }
-  const log = createLogger({ level: config.logLevel, format, deviceId: id.identity.deviceId });
+  // Every line carries device_id (root) and component: main's own lines say "main", and every
+  // part gets its own child of the root (a child of a child would repeat the key).
+  const root = createLogger({ level: config.logLevel, format, deviceId: id.identity.deviceId });
+  const log = root.child({ component: 'main' });
   log.info(
     { config: loaded.source, client_id: id.identity.clientId, mode: config.connection.mode },
     'speakerd starting',
@@ -167,13 +174,20 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const clock = new SystemClock();
+  // First: under systemd without a working sd-notify binding, nothing else should start.
+  const opened = Service.open({ env: process.env, clock, log: root.child({ component: 'systemd' }) });
+  if (!opened.ok) {
+    log.fatal({ code: opened.fault.code }, opened.fault.message);
+    return EX_CONFIG;
+  }
+  const service = opened.service;
   // Hardware first: a wrong GPIO line is a config error found before any child process starts.
-  const hardware = openHardware(config, clock, log);
+  const hardware = openHardware(config, clock, root);
   if (typeof hardware === 'string') {
     log.fatal(hardware);
     return EX_CONFIG;
   }
-  const audio = fileAudio ? simulatedAudio(options, clock, log) : await alsaAudio(config, clock, log);
+  const audio = fileAudio ? simulatedAudio(options, clock, root) : await alsaAudio(config, clock, root);
   if (typeof audio === 'string') {
     hardware.close();
     log.fatal(audio);
@@ -187,7 +201,7 @@ async function run(options: RunOptions): Promise<number> {
       env: () => process.env,
       ...(overrides ? { overrides } : {}),
       initial: { url: config.server.websocketUrl, token: config.server.token },
-      log: log.child({ component: 'credentials' }),
+      log: root.child({ component: 'credentials' }),
     }),
     connector: wsConnector,
     source: audio.source,
@@ -197,7 +211,7 @@ async function run(options: RunOptions): Promise<number> {
     leds: hardware.leds,
     clock,
     random: systemRandom,
-    log,
+    log: root,
   });
   hardware.onInput((event) => daemon.input(event));
   daemon.on('status', (status) => log.debug({ status }, 'status'));
@@ -205,20 +219,53 @@ async function run(options: RunOptions): Promise<number> {
     clock,
     NETWORK_POLL_MS,
     networkInterfaces,
-    log.child({ component: 'network' }),
+    root.child({ component: 'network' }),
   );
   network.on('address', (added) => daemon.networkChanged(`address ${added.join(', ')}`));
   await daemon.start();
   network.start();
   hardware.start();
+  if (audio.capture) await captureUp(audio.capture, clock, CAPTURE_UP_MS);
+  service.ready(daemon, config, audio.capture);
   const sig = await untilSignal();
+  // STOPPING=1 before anything else: systemd shows "deactivating" and expects no more pings.
+  service.stopping();
   log.info({ signal: sig }, 'stopping');
+  const overdue = setTimeout(() => {
+    log.fatal(`shutdown took longer than ${STOP_BUDGET_MS} ms: exiting without finishing it`);
+    process.exit(1);
+  }, STOP_BUDGET_MS);
+  overdue.unref();
   network.stop();
   await daemon.stop();
   hardware.close();
   await audio.close();
+  clearTimeout(overdue);
   log.info('stopped');
   return 0;
+}
+
+/** READY=1 waits this long at most for the mic's first frame or fault. */
+const CAPTURE_UP_MS = 2_000;
+/** A stop must end within systemd's patience and the issue's 5 s; this leaves room for the exit. */
+const STOP_BUDGET_MS = 4_500;
+
+/**
+ * "Capture is up" for READY=1: the recorder delivered a frame or reported a fault (a missing mic
+ * is not a reason to stay un-ready: capture retries it while the rest of the device works).
+ */
+function captureUp(capture: AlsaCapture, clock: SystemClock, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      capture.off('frame', done);
+      capture.off('fault', done);
+      clock.clearTimeout(timer);
+      resolve();
+    };
+    const timer = clock.setTimeout(done, ms);
+    capture.on('frame', done);
+    capture.on('fault', done);
+  });
 }
 
 interface Hardware {

@@ -22,6 +22,7 @@ export const ErrorCode = {
   Credentials: 'E_CREDENTIALS',
   Gpio: 'E_GPIO',
   LedWrite: 'E_LED_WRITE',
+  NotifyUnavailable: 'E_NOTIFY_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -42,7 +42,7 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
       d.clock,
       // Push-to-talk holds the button to talk: a long hold there is not a reconnect.
       { debounceMs, longPressMs, doubleClickMs, longPress: d.buttonMode !== 'push-to-talk' },
-      log.child({ component: 'button' }),
+      log.child({ part: 'button' }),
     );
     this.#button.on('input', (event) => {
       log.debug({ input: event }, `button: ${event}`);

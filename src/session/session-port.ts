@@ -36,7 +36,7 @@ export interface SessionEvents {
 /** What the conversation needs from the connection supervisor. */
 export interface SessionPort extends EventEmitter<SessionEvents> {
   readonly state: LinkState;
-  /** Short text for STATUS/LEDs: e.g. "retry in 4.2 s (ECONNREFUSED)". */
+  /** Short text for STATUS: e.g. "retry in 4.2 s · connect ECONNREFUSED 10.0.0.5:8000". */
   readonly detail: string;
   /**
    * Guarded send (design.md §1.1): true only if the frame was handed to an open, ready socket.

@@ -5,10 +5,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { redactUrl } from '../config/load.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import { Backoff } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { describeError } from '../core/errors.js';
+import { describeError, ErrorCode } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import { encodeClientMessage } from '../protocol/codec.js';
@@ -264,8 +265,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       },
     );
     this.#attempt = a;
-    this.#move('connecting', `attempt ${n}: ${reason}`, `connecting to ${creds.url}`);
-    this.#d.log.info({ attempt: n, url: creds.url }, 'connecting');
+    // A URL may carry a secret in its query (some servers take ?token=): never in STATUS or logs.
+    const url = redactUrl(creds.url);
+    this.#move('connecting', `attempt ${n}: ${reason}`, url);
+    this.#d.log.info({ attempt: n, url }, 'connecting');
   }
 
   #onReady(a: LinkAttempt, sessionId: string): void {
@@ -299,8 +302,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     const log = this.#d.log;
     if (end.kind === 'auth') {
       this.#refreshDue = end.cause;
-      log.warn(
-        { attempt: a.n, cause: end.cause },
+      // An error, not a warning: until the credentials are fixed (or refreshed) the device cannot
+      // work, and `journalctl -p err` is where an operator looks for that.
+      log.error(
+        { code: ErrorCode.AuthRejected, attempt: a.n, cause: end.cause },
         'server refused our credentials; refreshing before the next attempt',
       );
     }
@@ -341,7 +346,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
 
   #scheduleRetry(delayMs: number, cause: string): void {
     this.#d.clock.clearTimeout(this.#retryTimer);
-    this.#move('backoff', cause, `retry in ${(delayMs / 1000).toFixed(1)} s (${cause})`);
+    this.#move('backoff', cause, `retry in ${(delayMs / 1000).toFixed(1)} s · ${cause}`);
     this.#retryTimer = this.#d.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#connect(`retry after ${cause}`);

@@ -1,0 +1,350 @@
+#!/usr/bin/env bash
+# Install speakerd as a systemd service on Raspberry Pi OS / Debian (bookworm, trixie).
+#
+#   sudo deploy/install.sh                 install or upgrade, enable and start speakerd.service
+#   sudo deploy/install.sh --uninstall     stop and remove the unit and /opt/speakerd
+#                                          (keeps /etc/speakerd and /var/lib/speakerd)
+#   sudo deploy/install.sh --purge         --uninstall, and remove config, state and the user
+#   deploy/install.sh --root DIR [...]     staging: write everything under DIR; no apt-get,
+#                                          useradd, chown or systemctl (logged instead)
+#
+# The source is the repository this script lives in; build it first: npm ci && npm run build.
+# Idempotent: unchanged files are not rewritten, npm ci runs only when package-lock.json or
+# the Node ABI changed, and a second run reports "nothing changed".
+set -euo pipefail
+umask 022
+
+readonly NAME=speakerd
+readonly APT_PACKAGES=(alsa-utils libsystemd-dev build-essential python3)
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly SRC
+
+ROOT=""
+MODE=install
+PURGE=0
+
+log() { printf '%s: %s\n' "$NAME" "$*"; }
+die() {
+  printf '%s: error: %s\n' "$NAME" "$*" >&2
+  exit 1
+}
+usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+
+while (($#)); do
+  case $1 in
+  --root)
+    (($# >= 2)) || die "--root needs a directory"
+    ROOT=$2
+    shift 2
+    ;;
+  --root=*)
+    ROOT=${1#--root=}
+    shift
+    ;;
+  --uninstall)
+    MODE=uninstall
+    shift
+    ;;
+  --purge)
+    MODE=uninstall
+    PURGE=1
+    shift
+    ;;
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  *)
+    usage >&2
+    die "unknown argument: $1"
+    ;;
+  esac
+done
+
+STAGING=0
+if [[ -n $ROOT ]]; then
+  STAGING=1
+  mkdir -p -- "$ROOT"
+  ROOT=$(cd -- "$ROOT" && pwd)
+  [[ $ROOT != / ]] || die "--root / is not staging; run without --root"
+fi
+readonly ROOT STAGING MODE PURGE
+readonly APP_DIR=$ROOT/opt/$NAME
+readonly CONF_DIR=$ROOT/etc/$NAME
+readonly STATE_DIR=$ROOT/var/lib/$NAME
+readonly UNIT_DIR=$ROOT/etc/systemd/system
+readonly UNIT_FILE=$UNIT_DIR/$NAME.service
+readonly STAMP=$APP_DIR/.npm-ci-stamp
+
+CHANGES=0
+changed() { CHANGES=$((CHANGES + 1)); }
+
+# A host command: run it for real, or only log it in --root mode.
+host() {
+  if ((STAGING)); then
+    log "(--root) would run: $*"
+  else
+    log "run: $*"
+    "$@"
+  fi
+}
+
+# Copy one file unless the target already has the same bytes (so its mtime stays); fix its mode.
+# Returns 0 when it changed something, 1 when the target was already current.
+put_file() {
+  local src=$1 dst=$2 mode=$3
+  if [[ -f $dst && ! -L $dst ]] && cmp -s -- "$src" "$dst"; then
+    if [[ $(stat -c '%04a' -- "$dst") != "$mode" ]]; then
+      chmod -- "$mode" "$dst"
+      return 0
+    fi
+    return 1
+  fi
+  install -D -m "$mode" -- "$src" "$dst"
+  return 0
+}
+
+# Make DST a copy of the directory SRC (files 0644, dirs 0755): copy what differs, delete what
+# SRC no longer has. One log line for the whole tree.
+sync_tree() {
+  local src=$1 dst=$2 rel n_put=0 n_del=0
+  while IFS= read -r -d '' rel; do
+    if put_file "$src/$rel" "$dst/$rel" 0644; then n_put=$((n_put + 1)); fi
+  done < <(cd -- "$src" && find . -type f -printf '%P\0' | sort -z)
+  if [[ -d $dst ]]; then
+    while IFS= read -r -d '' rel; do
+      if [[ ! -f $src/$rel ]]; then
+        rm -f -- "${dst:?}/$rel"
+        n_del=$((n_del + 1))
+      fi
+    done < <(cd -- "$dst" && find . \( -type f -o -type l \) -printf '%P\0')
+    while IFS= read -r -d '' rel; do
+      rmdir -- "$rel"
+    done < <(find "$dst" -mindepth 1 -depth -type d -empty -print0)
+  fi
+  if ((n_put + n_del)); then
+    log "updated $dst: $n_put file(s) written, $n_del stale file(s) removed"
+    changed
+  else
+    log "unchanged: $dst"
+  fi
+}
+
+make_dir() {
+  local dir=$1 mode=$2
+  if [[ -d $dir ]]; then
+    if [[ $(stat -c '%04a' -- "$dir") != "$mode" ]]; then
+      chmod -- "$mode" "$dir"
+      log "chmod $mode $dir"
+      changed
+    fi
+  else
+    install -d -m "$mode" -- "$dir"
+    log "created $dir"
+    changed
+  fi
+}
+
+check_node() {
+  local node=/usr/bin/node major
+  if ((STAGING)); then
+    node=$(command -v node || true)
+  fi
+  local hint="speakerd needs Node.js >= 20 at /usr/bin/node (the unit's ExecStart). Debian trixie: sudo apt-get install nodejs npm. Bookworm (Raspberry Pi OS 12): Node 20 from NodeSource: curl -fsSL https://deb.nodesource.com/setup_20.x | sudo bash - && sudo apt-get install -y nodejs"
+  [[ -n $node && -x $node ]] || die "Node.js not found. $hint"
+  major=$("$node" -p 'process.versions.node.split(".")[0]')
+  ((major >= 20)) || die "found Node.js $("$node" --version) at $node. $hint"
+  log "ok: Node.js $("$node" --version) at $node"
+}
+
+apt_packages() {
+  local p missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  # Debian's own nodejs comes without npm (NodeSource's includes it).
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+  if ((${#missing[@]} == 0)); then
+    log "ok: Debian packages present (${APT_PACKAGES[*]})"
+    return
+  fi
+  if ((STAGING)); then
+    log "(--root) would run: apt-get install -y --no-install-recommends ${missing[*]}"
+    return
+  fi
+  log "run: apt-get install -y --no-install-recommends ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  changed
+}
+
+# The system user; it joins audio and gpio when those groups exist. The unit's
+# SupplementaryGroups=audio gpio fails the start (216/GROUP) if a group is missing, so gpio is
+# created on boards whose OS has none (Raspberry Pi OS has it, with udev rules for sysfs GPIO).
+service_user() {
+  local g groups=()
+  if ! getent group gpio >/dev/null; then
+    host groupadd --system gpio
+    ((STAGING)) || changed
+  fi
+  for g in audio gpio; do
+    if getent group "$g" >/dev/null || ((STAGING)); then groups+=("$g"); fi
+  done
+  local list
+  list=$(
+    IFS=,
+    echo "${groups[*]}"
+  )
+  if ! getent passwd "$NAME" >/dev/null; then
+    host useradd --system --user-group --home-dir "/var/lib/$NAME" --no-create-home \
+      --shell /usr/sbin/nologin --groups "$list" "$NAME"
+    ((STAGING)) || changed
+    return
+  fi
+  for g in "${groups[@]}"; do
+    if ! id -nG "$NAME" | tr ' ' '\n' | grep -qx "$g"; then
+      host usermod --append --groups "$g" "$NAME"
+      ((STAGING)) || changed
+    fi
+  done
+  log "ok: user $NAME exists ($(id -nG "$NAME"))"
+}
+
+install_app() {
+  local f
+  [[ -f $SRC/dist/src/main.js ]] || die "$SRC/dist/src/main.js is missing: build first (cd $SRC && npm ci && npm run build)"
+  make_dir "$ROOT/opt" 0755
+  make_dir "$APP_DIR" 0755
+  for f in package.json package-lock.json README.md; do
+    if put_file "$SRC/$f" "$APP_DIR/$f" 0644; then
+      log "installed $APP_DIR/$f"
+      changed
+    fi
+  done
+  # What `run` needs at runtime: the compiled daemon (not tests or benches) and its assets.
+  sync_tree "$SRC/dist/src" "$APP_DIR/dist/src"
+  sync_tree "$SRC/assets" "$APP_DIR/assets"
+
+  # Production dependencies (native: onoff/epoll, sd-notify). Again only when the lock file or
+  # the Node ABI (process.versions.modules: native addons) changed since the last npm ci.
+  local want
+  want="lock=$(sha256sum <"$APP_DIR/package-lock.json" | cut -d' ' -f1) abi=$(node -p process.versions.modules)"
+  if [[ -d $APP_DIR/node_modules && -f $STAMP && $(<"$STAMP") == "$want" ]]; then
+    log "unchanged: $APP_DIR/node_modules (package-lock.json and Node ABI as at the last npm ci)"
+    return
+  fi
+  log "run: npm ci --omit=dev in $APP_DIR"
+  (cd -- "$APP_DIR" && npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error)
+  printf '%s\n' "$want" >"$STAMP"
+  changed
+}
+
+install_config() {
+  local cfg=$CONF_DIR/config.json
+  make_dir "$ROOT/etc" 0755
+  make_dir "$CONF_DIR" 0755
+  if [[ -e $cfg ]]; then
+    log "kept existing $cfg"
+    return
+  fi
+  if ((STAGING)); then
+    install -m 0640 -- "$SRC/deploy/config.example.json" "$cfg"
+    log "created $cfg from deploy/config.example.json ((--root) would chgrp $NAME)"
+  else
+    install -m 0640 -o root -g "$NAME" -- "$SRC/deploy/config.example.json" "$cfg"
+    log "created $cfg (root:$NAME 0640) from deploy/config.example.json: edit server.websocketUrl"
+  fi
+  changed
+}
+
+install_unit() {
+  make_dir "$ROOT/etc/systemd" 0755
+  make_dir "$UNIT_DIR" 0755
+  if put_file "$SRC/systemd/$NAME.service" "$UNIT_FILE" 0644; then
+    log "installed $UNIT_FILE"
+    changed
+    host systemctl daemon-reload
+  fi
+  if ((STAGING)); then
+    log "(--root) would run: systemctl enable $NAME; systemctl start (or restart after changes) $NAME"
+    return
+  fi
+  if ! systemctl is-enabled --quiet "$NAME"; then
+    host systemctl enable "$NAME"
+    changed
+  fi
+  # Start it, or restart it when this run changed anything (new code, unit or dependencies).
+  local action=""
+  if ! systemctl is-active --quiet "$NAME"; then
+    action=start
+  elif ((CHANGES > 0)); then
+    action=restart
+  fi
+  if [[ -n $action ]]; then
+    log "run: systemctl $action $NAME"
+    if ! systemctl "$action" "$NAME"; then
+      log "warning: $NAME did not start; see: journalctl -u $NAME -e; check: node $APP_DIR/dist/src/main.js check-config"
+    fi
+    changed
+  else
+    log "ok: $NAME is enabled and running"
+  fi
+}
+
+do_install() {
+  [[ -f $SRC/package-lock.json && -f $SRC/systemd/$NAME.service ]] || die "$SRC is not a speakerd source tree"
+  check_node
+  apt_packages
+  service_user
+  install_app
+  install_config
+  install_unit
+}
+
+do_uninstall() {
+  if ((STAGING)); then
+    log "(--root) would run: systemctl disable --now $NAME"
+  elif [[ -f $UNIT_FILE ]] || systemctl cat "$NAME" >/dev/null 2>&1; then
+    host systemctl disable --now "$NAME" || true
+    systemctl reset-failed "$NAME" 2>/dev/null || true
+    changed
+  fi
+  if [[ -e $UNIT_FILE ]]; then
+    rm -f -- "$UNIT_FILE"
+    log "removed $UNIT_FILE"
+    changed
+    host systemctl daemon-reload
+  fi
+  if [[ -e $APP_DIR ]]; then
+    rm -rf -- "${APP_DIR:?}"
+    log "removed $APP_DIR"
+    changed
+  fi
+  if ((!PURGE)); then
+    log "kept $CONF_DIR and $STATE_DIR (--purge removes them and the user)"
+    return
+  fi
+  local d
+  for d in "$CONF_DIR" "$STATE_DIR"; do
+    if [[ -e $d ]]; then
+      rm -rf -- "${d:?}"
+      log "removed $d"
+      changed
+    fi
+  done
+  if getent passwd "$NAME" >/dev/null; then
+    host userdel "$NAME"
+    ((STAGING)) || changed
+  fi
+}
+
+if ((!STAGING)) && ((EUID != 0)); then
+  die "run as root (sudo $0 ...), or stage into a directory with --root DIR"
+fi
+((STAGING)) && log "staging into $ROOT"
+if [[ $MODE == install ]]; then do_install; else do_uninstall; fi
+if ((CHANGES == 0)); then
+  log "nothing changed"
+else
+  log "done: $CHANGES change(s)"
+fi

@@ -1,0 +1,242 @@
+/**
+ * Step 4 "run it as a service": the systemd unit (verify + security exposure), the example config,
+ * and deploy/install.sh in --root staging mode (tree, idempotence, config kept, uninstall, purge).
+ * Needs systemd-analyze (systemd) and shellcheck on the machine (scripts/test.sh installs them).
+ */
+import assert from 'node:assert/strict';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const UNIT = 'systemd/speakerd.service';
+const NAIVE_UNIT = 'test/fixtures/naive.service';
+const INSTALL = join(REPO, 'deploy/install.sh');
+const EXAMPLE_CONFIG = join(REPO, 'deploy/config.example.json');
+const MAX_EXPOSURE = 2.5;
+
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+/** The environment without npm's run-script variables, so a nested `npm ci` sees only its own config. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.toLowerCase().startsWith('npm_')) env[key] = value;
+  }
+  return env;
+}
+
+function run(cmd: string, args: string[], timeoutMs = 30_000): Run {
+  const r: SpawnSyncReturns<string> = spawnSync(cmd, args, {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: cleanEnv(),
+    timeout: timeoutMs,
+  });
+  if (r.error) throw new Error(`${cmd} ${args.join(' ')}: ${r.error.message}`);
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function exposure(unit: string): number {
+  const r = run('systemd-analyze', ['security', '--offline=true', unit]);
+  const name = unit.slice(unit.lastIndexOf('/') + 1).replace(/\./g, '\\.');
+  const m = new RegExp(`Overall exposure level for ${name}: (\\d+(?:\\.\\d+)?)`).exec(r.out);
+  assert.ok(m?.[1], `no exposure level in the output of systemd-analyze security ${unit}:\n${r.out}${r.err}`);
+  return Number(m[1]);
+}
+
+test('systemd-analyze verify prints nothing for the unit', () => {
+  const r = run('systemd-analyze', ['verify', '--man=no', UNIT]);
+  assert.equal(r.out + r.err, '', 'verify must be silent: every warning is a defect');
+  assert.equal(r.code, 0);
+});
+
+test(`the unit's security exposure is at most ${MAX_EXPOSURE} (and far below the naive unit's)`, (t) => {
+  const ours = exposure(UNIT);
+  const naive = exposure(NAIVE_UNIT);
+  t.diagnostic(`systemd-analyze security --offline=true: speakerd.service ${ours}, naive.service ${naive}`);
+  assert.ok(ours <= MAX_EXPOSURE, `exposure ${ours} > ${MAX_EXPOSURE}`);
+  assert.ok(ours < naive, `hardened ${ours} should be below naive ${naive}`);
+});
+
+test('the unit keeps the service contract: notify, watchdog, no restart on EX_CONFIG', () => {
+  const unit = readFileSync(join(REPO, UNIT), 'utf8');
+  for (const line of [
+    'Type=notify',
+    'NotifyAccess=main',
+    'WatchdogSec=30',
+    'Restart=always',
+    'RestartPreventExitStatus=78',
+    'User=speakerd',
+    'StateDirectory=speakerd',
+    'ExecStart=/usr/bin/node --max-semi-space-size=1 /opt/speakerd/dist/src/main.js run --config /etc/speakerd/config.json',
+  ]) {
+    assert.ok(unit.split('\n').includes(line), `missing line: ${line}`);
+  }
+});
+
+test('shellcheck: deploy/install.sh is clean', () => {
+  const which = spawnSync('sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' });
+  assert.equal(which.status, 0, 'shellcheck is not installed (apt-get install shellcheck)');
+  const r = run('shellcheck', ['deploy/install.sh']);
+  assert.equal(r.out + r.err, '');
+  assert.equal(r.code, 0);
+});
+
+test('deploy/config.example.json passes check-config', () => {
+  const r = run(process.execPath, [
+    join(REPO, 'dist/src/main.js'),
+    'check-config',
+    '--config',
+    EXAMPLE_CONFIG,
+  ]);
+  assert.equal(r.code, 0, r.out + r.err);
+});
+
+/** path → "mode size mtime sha256" (files), "mode mtime" (dirs), "-> target" (symlinks). */
+function snapshot(root: string): Map<string, string> {
+  const snap = new Map<string, string>();
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, entry.name);
+      const st = lstatSync(p);
+      const key = p.slice(root.length);
+      if (entry.isSymbolicLink()) {
+        snap.set(key, `-> ${readlinkSync(p)}`);
+      } else if (entry.isDirectory()) {
+        snap.set(key, `dir ${st.mode.toString(8)} ${st.mtimeMs}`);
+        walk(p);
+      } else {
+        const sha = createHash('sha256').update(readFileSync(p)).digest('hex');
+        snap.set(key, `${st.mode.toString(8)} ${st.size} ${st.mtimeMs} ${sha}`);
+      }
+    }
+  };
+  walk(root);
+  return snap;
+}
+
+function differences(a: Map<string, string>, b: Map<string, string>): string[] {
+  const diff: string[] = [];
+  for (const [k, v] of a) if (b.get(k) !== v) diff.push(`${k}: ${v} => ${b.get(k) ?? 'gone'}`);
+  for (const k of b.keys()) if (!a.has(k)) diff.push(`${k}: new`);
+  return diff;
+}
+
+describe('deploy/install.sh --root (staging)', () => {
+  let tmp = '';
+  let root = '';
+  const install = (...args: string[]): Run => {
+    const r = run('bash', [INSTALL, '--root', root, ...args], 180_000);
+    assert.equal(r.code, 0, `install.sh ${args.join(' ')} failed:\n${r.out}${r.err}`);
+    return r;
+  };
+  const at = (p: string): string => join(root, p);
+
+  before(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'speakerd-deploy-'));
+    root = join(tmp, 'root');
+  });
+  after(() => rmSync(tmp, { recursive: true, force: true }));
+
+  test('first run installs the app, its production dependencies, the config and the unit', (t) => {
+    const r = install();
+    t.diagnostic(r.out.trimEnd());
+    assert.doesNotMatch(r.out, /nothing changed/);
+    // Staging never touches the host: those commands are only logged.
+    assert.doesNotMatch(r.out, /^speakerd: run: (apt-get|useradd|usermod|groupadd|systemctl)/m);
+    assert.match(r.out, /would run: systemctl daemon-reload/);
+    assert.match(r.out, /npm ci --omit=dev/);
+
+    assert.deepEqual(readFileSync(at('etc/systemd/system/speakerd.service')), readFileSync(join(REPO, UNIT)));
+    const config = statSync(at('etc/speakerd/config.json'));
+    assert.equal(config.mode & 0o777, 0o640);
+    assert.deepEqual(readFileSync(at('etc/speakerd/config.json')), readFileSync(EXAMPLE_CONFIG));
+    for (const p of [
+      'opt/speakerd/package.json',
+      'opt/speakerd/package-lock.json',
+      'opt/speakerd/README.md',
+      'opt/speakerd/dist/src/main.js',
+      'opt/speakerd/assets/speech16k.raw',
+      'opt/speakerd/node_modules/ws/package.json',
+      'opt/speakerd/node_modules/pino/package.json',
+      'opt/speakerd/node_modules/zod/package.json',
+    ]) {
+      assert.ok(existsSync(at(p)), `missing ${p}`);
+    }
+    // Runtime only: no tests, benches or dev dependencies.
+    assert.ok(!existsSync(at('opt/speakerd/dist/test')));
+    assert.ok(!existsSync(at('opt/speakerd/node_modules/typescript')));
+    assert.ok(!existsSync(at('opt/speakerd/node_modules/@biomejs')));
+
+    // The installed copy runs on its own.
+    const check = run(process.execPath, [
+      at('opt/speakerd/dist/src/main.js'),
+      'check-config',
+      '--config',
+      at('etc/speakerd/config.json'),
+    ]);
+    assert.equal(check.code, 0, check.out + check.err);
+  });
+
+  test('a second run changes nothing, skips npm ci and says so', () => {
+    const before = snapshot(root);
+    const r = install();
+    assert.deepEqual(differences(before, snapshot(root)), []);
+    assert.match(r.out, /nothing changed/);
+    assert.doesNotMatch(r.out, /run: npm ci/);
+  });
+
+  test('an existing config.json is kept', () => {
+    const mine = '{ "server": { "websocketUrl": "ws://10.0.0.2:8000/xiaozhi/v1/" } }\n';
+    writeFileSync(at('etc/speakerd/config.json'), mine);
+    const r = install();
+    assert.equal(readFileSync(at('etc/speakerd/config.json'), 'utf8'), mine);
+    assert.match(r.out, /kept existing .*config\.json/);
+    assert.match(r.out, /nothing changed/);
+  });
+
+  test('a changed or stale app file is put right on the next run', () => {
+    const main = at('opt/speakerd/dist/src/main.js');
+    writeFileSync(main, '// edited\n');
+    writeFileSync(at('opt/speakerd/dist/src/stale.js'), '// from an old version\n');
+    const r = install();
+    assert.deepEqual(readFileSync(main), readFileSync(join(REPO, 'dist/src/main.js')));
+    assert.ok(!existsSync(at('opt/speakerd/dist/src/stale.js')));
+    assert.match(r.out, /1 file\(s\) written, 1 stale file\(s\) removed/);
+    assert.doesNotMatch(r.out, /run: npm ci/);
+  });
+
+  test('--uninstall removes unit and app, keeps the config; a second one does nothing', () => {
+    const r = install('--uninstall');
+    assert.match(r.out, /would run: systemctl disable --now speakerd/);
+    assert.ok(!existsSync(at('etc/systemd/system/speakerd.service')));
+    assert.ok(!existsSync(at('opt/speakerd')));
+    assert.ok(existsSync(at('etc/speakerd/config.json')));
+    assert.match(install('--uninstall').out, /nothing changed/);
+  });
+
+  test('--purge removes the config too', () => {
+    install('--purge');
+    assert.ok(!existsSync(at('etc/speakerd')));
+    assert.ok(!existsSync(at('opt/speakerd')));
+  });
+});

@@ -18,6 +18,9 @@ commands:
   check-config [--config F]
                          validate the config (exit 0, or 78 with every error listed)
   identity [--config F]  print the Device-Id and Client-Id (creating the Client-Id once)
+  doctor [--config F] [--json] [--tone] [--timeout-ms N]
+                         check config, identity, audio, GPIO, server (DNS, TCP, TLS, hello, token),
+                         clock and systemd: one ✓/✗ line each with its fix; exit 1 if any fails
   dev-server [options]   run the embedded xiaozhi-compatible server (see: speakerd dev-server --help)
   demo                   dev-server + simulated device + one scripted turn, then exit
   config-doc             print the config reference (Markdown)
@@ -46,6 +49,7 @@ export type Command =
   | { readonly name: 'check-config'; readonly configPath: string | undefined }
   | { readonly name: 'identity'; readonly configPath: string | undefined }
   | { readonly name: 'dev-server'; readonly argv: string[] }
+  | { readonly name: 'doctor'; readonly argv: string[] }
   | { readonly name: 'demo'; readonly argv: string[] }
   | { readonly name: 'config-doc' }
   | { readonly name: 'help' }
@@ -84,6 +88,7 @@ export function parseCommand(argv: readonly string[]): Command {
         return { name, configPath: values.config };
       }
       case 'dev-server':
+      case 'doctor':
       case 'demo':
         return { name, argv: rest };
       case 'config-doc':

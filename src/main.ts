@@ -35,6 +35,7 @@ import { systemRandom } from './core/random.js';
 import { Daemon, type IndicatorRenderer, type MicHealthEvents, type MicMuteEvents } from './daemon.js';
 import { runDemo, SPEECH_FIXTURE } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
+import { runDoctor } from './doctor/doctor.js';
 import { GpioHardware } from './hardware/gpio-hardware.js';
 import type { InputEvent } from './hardware/input.js';
 import { SIM_BUTTON_HELP, SimulatedButton, TerminalLeds } from './hardware/simulated.js';
@@ -346,6 +347,8 @@ async function main(argv: string[]): Promise<number> {
       });
       return runDevServer(cmd.argv, log.child({ component: 'devserver' }));
     }
+    case 'doctor':
+      return runDoctor(cmd.argv, io);
     case 'demo':
       return runDemo(io.out);
     case 'run':

@@ -12,7 +12,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { readPcmFile } from '../../src/audio/file-audio.js';
+import { SPEECH_FIXTURE } from '../../src/demo.js';
 import { signToken } from '../../src/devserver/auth.js';
+import { AlsaRig } from '../fakes/alsa-rig.js';
 import { type NotifyMessage, startNotifyReceiver } from '../fakes/notify-receiver.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
@@ -34,7 +37,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function speakerd(args: string[], env: Record<string, string>): Proc {
+function speakerd(args: string[], env: NodeJS.ProcessEnv): Proc {
   const child = spawn(process.execPath, [MAIN, ...args], {
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -152,6 +155,50 @@ test('under a fake systemd: READY, STATUS, health-gated WATCHDOG, STOPPING, exit
       .flatMap((m) => (m.fields.STATUS ? [m.fields.STATUS] : []))
       .join(' | ')}`,
   );
+  server.proc.child.kill('SIGTERM');
+  await server.proc.exit;
+});
+
+test('real arecord on the test sound card: a mic that stalls (arecord alive, no audio) stops the pings until audio returns', async (t) => {
+  const rig = new AlsaRig();
+  t.after(() => rig.close());
+  // A talkative room: the words again and again, so the mic is neither stalled nor muted.
+  rig.startMic(readPcmFile(SPEECH_FIXTURE), 0, 1);
+  await rig.startSpeaker();
+  const receiver = await startNotifyReceiver(dir);
+  t.after(() => receiver.close());
+  const server = await devServer();
+  const daemon = speakerd(['run'], {
+    ...rig.env,
+    SPEAKERD_CONFIG: writeConfig('alsa.json', {
+      audio: { captureDevice: 'fakemic', playbackDevice: 'fakespk' },
+    }),
+    SPEAKERD_SERVER_URL: server.url,
+    NOTIFY_SOCKET: receiver.socketPath,
+    WATCHDOG_USEC: '2000000',
+  });
+  const pingsOf = () => receiver.messages().filter((m) => has(m, 'WATCHDOG'));
+  await waitFor('READY=1 and pings', 10_000, () => pingsOf().length >= 2);
+  const readyAt = receiver.messages().findIndex((m) => has(m, 'READY'));
+  assert.ok(readyAt >= 0);
+  // READY waited for the mic: the capture was running before it.
+  assert.match(daemon.out, /capture starting → running/);
+
+  rig.freezeMic();
+  const frozenAt = pingsOf().length;
+  await waitFor('the mic check failing', 6_000, () =>
+    /watchdog healthy → failing: mic: no frames/.test(daemon.out),
+  );
+  const withheldFrom = pingsOf().length;
+  await sleep(2_500);
+  assert.equal(pingsOf().length, withheldFrom, 'no ping while arecord delivers nothing');
+  t.diagnostic(`pings before the stall was seen: ${withheldFrom - frozenAt}`);
+  rig.thawMic();
+  await waitFor('pings again', 5_000, () => pingsOf().length > withheldFrom);
+  assert.match(daemon.out, /watchdog failing → healthy/);
+
+  daemon.child.kill('SIGTERM');
+  assert.deepEqual(await daemon.exit, { code: 0, signal: null });
   server.proc.child.kill('SIGTERM');
   await server.proc.exit;
 });

@@ -95,3 +95,8 @@ export function indicatorFor(
 function linkAtRest(link: LinkState): boolean {
   return link === 'ready' || link === 'idle';
 }
+
+/** Whether two indicators look the same (renderers skip a repeat: a blink keeps its phase). */
+export function sameIndicator(a: Indicator | undefined, b: Indicator): boolean {
+  return a !== undefined && a.name === b.name && a.color === b.color && a.pattern === b.pattern;
+}

@@ -6,7 +6,7 @@
  */
 import type { LedRole } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { BLINK_PHASE_MS, type Indicator, type IndicatorColor } from './indicator.js';
+import { BLINK_PHASE_MS, type Indicator, type IndicatorColor, sameIndicator } from './indicator.js';
 
 /** The lines the driver writes (GpioBoard; a recorder in tests). */
 export interface LedLines {
@@ -32,14 +32,7 @@ export class GpioLeds {
 
   /** Shows `indicator` from now on. The same indicator again changes nothing (a blink keeps its phase). */
   render(indicator: Indicator): void {
-    const last = this.#indicator;
-    if (
-      last &&
-      last.name === indicator.name &&
-      last.color === indicator.color &&
-      last.pattern === indicator.pattern
-    )
-      return;
+    if (sameIndicator(this.#indicator, indicator)) return;
     this.#indicator = indicator;
     this.#stopBlink();
     switch (indicator.pattern) {

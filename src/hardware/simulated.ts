@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import type { Indicator, IndicatorColor } from './indicator.js';
+import { type Indicator, type IndicatorColor, sameIndicator } from './indicator.js';
 import type { InputEvent } from './input.js';
 
 /** stdin, or any Readable in tests; raw mode (one key at a time) is used when it is a TTY. */
@@ -152,14 +152,7 @@ export class TerminalLeds {
   constructor(private readonly out: TextOutput) {}
 
   render(indicator: Indicator): void {
-    const last = this.#last;
-    if (
-      last &&
-      last.name === indicator.name &&
-      last.color === indicator.color &&
-      last.pattern === indicator.pattern
-    )
-      return;
+    if (sameIndicator(this.#last, indicator)) return;
     this.#last = indicator;
     this.out.write(`${formatIndicatorLine(indicator, this.out.isTTY === true)}\n`);
   }

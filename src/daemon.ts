@@ -10,10 +10,12 @@ import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
 import type { Clock } from './core/clock.js';
-import type { Fault } from './core/errors.js';
+import { describeError, type Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
 import { type Indicator, indicatorFor, type MicHealth } from './hardware/indicator.js';
 import type { InputEvent } from './hardware/input.js';
+import { McpServer } from './mcp/server.js';
+import type { McpTool } from './mcp/tools.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
@@ -56,6 +58,8 @@ export interface DaemonDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
+  /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
+  readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
 }
 
 export interface DaemonEvents {
@@ -69,10 +73,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly conversation: Conversation;
   readonly #d: DaemonDeps;
   readonly #encoder: OpusEncoder;
+  readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
+  /** The server's words with an activation code (shown in STATUS), '' when none. */
+  #activationMessage = '';
   /** The mic's last fault message while it is faulted, '' while it delivers. */
   #micFault = '';
 
@@ -94,7 +101,17 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       random: deps.random,
       log: log.child({ component: 'session' }),
       allowInsecureTls: config.server.allowInsecureTls,
+      // Never an mcp message unless advertised, and advertised only when there is a server for it.
+      ...(deps.mcp ? { features: { mcp: true } } : {}),
     });
+    this.#mcp = deps.mcp
+      ? new McpServer({
+          tools: deps.mcp.tools,
+          serverInfo: { name: 'speakerd', version: deps.mcp.version },
+          log: log.child({ component: 'mcp' }),
+          clock,
+        })
+      : undefined;
     this.conversation = new Conversation({
       session: this.supervisor,
       source: deps.source,
@@ -130,6 +147,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.#state !== 'created') return;
     this.#state = 'running';
     this.conversation.on('turn', (t) => this.emit('turn', t));
+    this.supervisor.on('message', (m) => {
+      if (m.type === 'mcp') this.#answerMcp(m.payload);
+    });
     this.#d.micHealth?.on('fault', (f) => {
       this.#micFault = f.message;
       this.#render();
@@ -148,6 +168,24 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.conversation.on('state', () => this.#scheduleRender());
     this.supervisor.start();
     this.#render();
+  }
+
+  /**
+   * OTA asks for activation (design.md §3.7): the code on the LEDs' activating pattern and in
+   * STATUS with the server's message; `undefined` when it is over.
+   */
+  setActivation(activation: { readonly code: string; readonly message: string } | undefined): void {
+    if (this.#state !== 'running') return;
+    this.#activationMessage = activation?.message ?? '';
+    this.conversation.setActivating(activation?.code);
+    this.#render();
+  }
+
+  /** The credential source has (new) credentials: connect now if waiting or backing off. */
+  credentialsChanged(reason: string): void {
+    if (this.#state !== 'running') return;
+    const link = this.supervisor.state;
+    if (link === 'offline' || link === 'backoff') this.supervisor.connectNow(reason);
   }
 
   input(event: InputEvent): void {
@@ -173,6 +211,30 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#state = 'stopped';
   }
 
+  /**
+   * A server's MCP request, answered on the session it came on: a reply to a session that has
+   * since ended would be a stranger's id on the next one (protocol.md §5.4).
+   */
+  #answerMcp(payload: unknown): void {
+    const mcp = this.#mcp;
+    if (!mcp) {
+      this.#d.log.debug('mcp message without features.mcp advertised: ignored');
+      return;
+    }
+    const session = this.supervisor.sessionId;
+    void mcp.handle(payload).then(
+      (answer) => {
+        if (!answer || this.#state !== 'running') return;
+        if (this.supervisor.sessionId !== session || this.supervisor.state !== 'ready') {
+          this.#d.log.debug('mcp answer dropped: the session it was for has ended');
+          return;
+        }
+        this.supervisor.send({ type: 'mcp', payload: answer });
+      },
+      (err: unknown) => this.#d.log.error({ err: describeError(err) }, 'mcp: answering failed'),
+    );
+  }
+
   #renderQueued = false;
 
   #scheduleRender(): void {
@@ -196,7 +258,13 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.#d.leds.render(ind);
       this.emit('indicator', ind);
     }
-    const base = statusBase(conv, link, this.supervisor.detail, this.conversation.activationCode);
+    const base = statusBase(
+      conv,
+      link,
+      this.supervisor.detail,
+      this.conversation.activationCode,
+      this.#activationMessage,
+    );
     const status =
       mic === 'fault' ? `${base} · mic: ${this.#micFault}` : mic === 'muted' ? `${base} · mic muted` : base;
     if (status !== this.#status) {
@@ -216,8 +284,12 @@ export function statusBase(
   link: LinkState,
   detail: string,
   activationCode: string | undefined,
+  activationMessage = '',
 ): string {
-  if (conv === 'activating') return `activating · code ${activationCode ?? '?'}`;
+  if (conv === 'activating') {
+    const words = activationMessage.trim();
+    return `activating · code ${activationCode ?? '?'}${words === '' ? '' : ` · ${words}`}`;
+  }
   if (link === 'ready') return `online · ${conv}`;
   // Between attempts the device is offline, whatever the supervisor calls its waiting room.
   const word = link === 'backoff' ? 'offline' : link;

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { NullSink, PcmSource, readPcmFile } from './audio/file-audio.js';
 import { dbfs } from './audio/pcm.js';
+import { perceptualGain, scalePcm } from './audio/volume.js';
 import { configSchema } from './config/schema.js';
 import type { TurnTimeline } from './conversation/conversation.js';
 import { formatTurn } from './conversation/turn-timeline.js';
@@ -17,8 +18,11 @@ import { systemRandom } from './core/random.js';
 import { Daemon } from './daemon.js';
 import { DevServer } from './devserver/server.js';
 import type { Indicator } from './hardware/indicator.js';
+import { SystemStatusSource } from './mcp/device-status.js';
+import { deviceTools, SET_VOLUME } from './mcp/tools.js';
 import { ConfigCredentialSource } from './session/credentials.js';
 import { wsConnector } from './transport/ws-connector.js';
+import { packageVersion } from './version.js';
 
 export const SPEECH_FIXTURE = fileURLToPath(new URL('../../assets/speech16k.raw', import.meta.url));
 
@@ -31,7 +35,8 @@ export async function runDemo(out: (line: string) => void): Promise<number> {
   // Logs at warn and above go to stderr; stdout carries the story of the turn.
   const log = pino({ level: 'warn', base: { device_id: 'demo' } }, pino.destination({ dest: 2, sync: true }));
   const server = new DevServer(
-    { host: '127.0.0.1', port: 0, vadSilenceMs: 600 },
+    // The dev-server's MCP client sets the volume from each utterance's length (protocol.md §5.4).
+    { host: '127.0.0.1', port: 0, vadSilenceMs: 600, mcpVolumeFromSpeech: true },
     log.child({ component: 'devserver' }),
   );
   const { url } = await server.start();
@@ -45,7 +50,15 @@ export async function runDemo(out: (line: string) => void): Promise<number> {
     stateDir: '/nonexistent',
   });
   const clock = new SystemClock();
-  const sink = new NullSink();
+  // The demo writes no state: an in-memory volume, applied to what the (null) speaker plays.
+  const volume = {
+    level: 100,
+    set(level: number): void {
+      volume.level = level;
+      out(`${stamp()}  server set the volume to ${level} (MCP ${SET_VOLUME})`);
+    },
+  };
+  const sink = new NullSink((pcm) => scalePcm(pcm, perceptualGain(volume.level)));
   const leds = {
     render: (i: Indicator) =>
       out(`${stamp()}  LED ${i.color === 'off' ? '○' : '●'} ${i.color} ${i.pattern} (${i.name})`),
@@ -66,6 +79,18 @@ export async function runDemo(out: (line: string) => void): Promise<number> {
     clock,
     random: systemRandom,
     log,
+    mcp: {
+      tools: deviceTools({
+        status: new SystemStatusSource({
+          volume: () => volume.level,
+          connection: () => daemon.supervisor.state,
+          log,
+        }),
+        volume,
+        log,
+      }),
+      version: packageVersion(),
+    },
   });
   daemon.supervisor.on('message', (m) => {
     if (m.type === 'stt') out(`${stamp()}  server heard: ${m.text}`);

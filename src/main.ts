@@ -39,13 +39,16 @@ import { runDoctor } from './doctor/doctor.js';
 import { GpioHardware } from './hardware/gpio-hardware.js';
 import type { InputEvent } from './hardware/input.js';
 import { SIM_BUTTON_HELP, SimulatedButton, TerminalLeds } from './hardware/simulated.js';
+import { SystemStatusSource } from './mcp/device-status.js';
+import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
-import { ConfigCredentialSource } from './session/credentials.js';
+import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
 import type { Logger } from './system/logger.js';
 import { createLogger, detectLogFormat } from './system/logger.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
+import { packageVersion } from './version.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
 const NETWORK_POLL_MS = 2000;
@@ -80,12 +83,19 @@ interface Audio {
   readonly micMute?: MicMuteEvents;
   /** The running recorder: the watchdog's mic check and READY's "capture is up". */
   readonly capture?: AlsaCapture;
+  /** The speaker volume (MCP set_volume), persisted in the state directory. */
+  readonly volume: Volume;
   /** What the daemon does not close itself (the volume store). */
   close(): Promise<void>;
 }
 
-/** `--sim`: the mic is a PCM file said on every turn, TTS goes to a file or nowhere. */
-function simulatedAudio(options: RunOptions, clock: SystemClock, log: Logger): Audio | string {
+/** `--sim`: the mic is a PCM file said on every turn, TTS goes to a file or nowhere, at the set volume. */
+async function simulatedAudio(
+  config: Readonly<Config>,
+  options: RunOptions,
+  clock: SystemClock,
+  log: Logger,
+): Promise<Audio | string> {
   const micPath = options.mic ?? SPEECH_FIXTURE;
   let mic: Buffer;
   try {
@@ -94,10 +104,20 @@ function simulatedAudio(options: RunOptions, clock: SystemClock, log: Logger): A
     return `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
   }
   log.child({ component: 'audio' }).info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
+  // Software volume: what set_volume does shows in the --tts-out file as on a speaker.
+  const volume = new Volume({
+    stateDir: config.stateDir,
+    defaultLevel: config.audio.defaultVolume,
+    log: log.child({ component: 'volume' }),
+    clock,
+  });
+  await volume.load();
+  const gain = (pcm: Buffer) => volume.apply(pcm);
   return {
     source: new PcmSource(`file:${micPath}`, mic, clock),
-    sink: options.ttsOut ? new FileSink(options.ttsOut) : new NullSink(),
-    close: async () => undefined,
+    sink: options.ttsOut ? new FileSink(options.ttsOut, gain) : new NullSink(gain),
+    volume,
+    close: () => volume.close(),
   };
 }
 
@@ -137,7 +157,15 @@ async function alsaAudio(config: Readonly<Config>, clock: SystemClock, log: Logg
   capture.on('frame', (frame) => silence.push(frame));
   // The mic runs from boot so the pre-roll holds the syllable said with the first press.
   source.open();
-  return { source, sink, micHealth: capture, micMute: silence, capture, close: () => volume.close() };
+  return {
+    source,
+    sink,
+    micHealth: capture,
+    micMute: silence,
+    capture,
+    volume,
+    close: () => volume.close(),
+  };
 }
 
 async function run(options: RunOptions): Promise<number> {
@@ -145,6 +173,10 @@ async function run(options: RunOptions): Promise<number> {
     io.err('speakerd run: --sim already includes --sim-audio; give one of them');
     return 2;
   }
+  // Listening for SIGTERM/SIGINT from the first moment: a stop during start-up (systemctl stop
+  // right after start) finishes the start, then stops in order (LEDs off, lines unexported)
+  // instead of dying with the default action.
+  const stopRequested = untilSignal();
   const overrides = options.sim ? { hardware: 'simulated' } : undefined;
   const pathOpt = options.configPath === undefined ? {} : { path: options.configPath };
   const loaded = loadConfig({ ...pathOpt, env: io.env, ...(overrides ? { overrides } : {}) });
@@ -188,22 +220,29 @@ async function run(options: RunOptions): Promise<number> {
     log.fatal(hardware);
     return EX_CONFIG;
   }
-  const audio = fileAudio ? simulatedAudio(options, clock, root) : await alsaAudio(config, clock, root);
+  const audio = fileAudio
+    ? await simulatedAudio(config, options, clock, root)
+    : await alsaAudio(config, clock, root);
   if (typeof audio === 'string') {
     hardware.close();
     log.fatal(audio);
     return EX_CONFIG;
   }
+  const credentials = openCredentials({
+    config,
+    identity: id.identity,
+    ...(options.configPath === undefined ? {} : { configPath: options.configPath }),
+    ...(overrides ? { overrides } : {}),
+    env: () => process.env,
+    version: packageVersion(),
+    clock,
+    random: systemRandom,
+    log: root.child({ component: credentialsComponent(config) }),
+  });
   const daemon = new Daemon({
     config,
     identity: id.identity,
-    credentials: new ConfigCredentialSource({
-      ...pathOpt,
-      env: () => process.env,
-      ...(overrides ? { overrides } : {}),
-      initial: { url: config.server.websocketUrl, token: config.server.token },
-      log: root.child({ component: 'credentials' }),
-    }),
+    credentials: credentials.source,
     connector: wsConnector,
     source: audio.source,
     sink: audio.sink,
@@ -213,8 +252,24 @@ async function run(options: RunOptions): Promise<number> {
     clock,
     random: systemRandom,
     log: root,
+    mcp: {
+      tools: deviceTools({
+        status: new SystemStatusSource({
+          volume: () => audio.volume.level,
+          connection: () => daemon.supervisor.state,
+          log: root.child({ component: 'mcp' }),
+        }),
+        volume: audio.volume,
+        log: root.child({ component: 'mcp' }),
+      }),
+      version: packageVersion(),
+    },
   });
-  hardware.onInput((event) => daemon.input(event));
+  let provisioning: ReturnType<typeof attachProvisioning> | undefined;
+  hardware.onInput((event) => {
+    provisioning?.nudge(`button ${event}`);
+    daemon.input(event);
+  });
   daemon.on('status', (status) => log.debug({ status }, 'status'));
   const network = new NetworkWatch(
     clock,
@@ -222,13 +277,18 @@ async function run(options: RunOptions): Promise<number> {
     networkInterfaces,
     root.child({ component: 'network' }),
   );
-  network.on('address', (added) => daemon.networkChanged(`address ${added.join(', ')}`));
+  network.on('address', (added) => {
+    provisioning?.nudge('new network address');
+    daemon.networkChanged(`address ${added.join(', ')}`);
+  });
   await daemon.start();
+  // Without an explicit server URL the link waits offline until OTA (or its cache) answers.
+  if (credentials.kind === 'ota') provisioning = attachProvisioning(credentials.source, daemon);
   network.start();
   hardware.start();
   if (audio.capture) await captureUp(audio.capture, clock, CAPTURE_UP_MS);
   service.ready(daemon, config, audio.capture);
-  const sig = await untilSignal();
+  const sig = await stopRequested;
   // STOPPING=1 before anything else: systemd shows "deactivating" and expects no more pings.
   service.stopping();
   log.info({ signal: sig }, 'stopping');
@@ -239,11 +299,16 @@ async function run(options: RunOptions): Promise<number> {
   overdue.unref();
   network.stop();
   await daemon.stop();
+  await provisioning?.stop();
   hardware.close();
   await audio.close();
   clearTimeout(overdue);
   log.info('stopped');
   return 0;
+}
+
+function credentialsComponent(config: Readonly<Config>): string {
+  return config.server.websocketUrl === undefined ? 'ota' : 'credentials';
 }
 
 /** READY=1 waits this long at most for the mic's first frame or fault. */

@@ -84,6 +84,9 @@ export class PcmSource extends EventEmitter<AudioSourceEvents> implements AudioS
 }
 
 /** Counts what would have been played; keeps the level so tests can tell speech from silence. */
+/** Applied to every PCM chunk before it is written: the speaker volume (audio/volume.ts). */
+export type Gain = (pcm: Buffer) => Buffer;
+
 export class NullSink extends EventEmitter<AudioSinkEvents> implements AudioSink {
   readonly name: string = 'null';
   #state: 'closed' | 'open' = 'closed';
@@ -93,6 +96,10 @@ export class NullSink extends EventEmitter<AudioSinkEvents> implements AudioSink
   rate = 0;
   #sumSquares = 0;
   #samples = 0;
+
+  constructor(private readonly gain?: Gain) {
+    super();
+  }
 
   get isOpen(): boolean {
     return this.#state === 'open';
@@ -109,13 +116,20 @@ export class NullSink extends EventEmitter<AudioSinkEvents> implements AudioSink
     this.streams++;
   }
 
-  write(pcm: Buffer): void {
+  write(chunk: Buffer): void {
     if (this.#state !== 'open') return;
+    const pcm = this.gain ? this.gain(chunk) : chunk;
+    this.output(pcm);
     this.bytes += pcm.length;
     const r = rms(pcm);
     const n = pcm.length / 2;
     this.#sumSquares += r * r * n;
     this.#samples += n;
+  }
+
+  /** Where the (gained) audio goes: nowhere here; FileSink appends it to its file. */
+  protected output(_pcm: Buffer): void {
+    // The null speaker: counted above, then dropped.
   }
 
   end(): void {
@@ -138,8 +152,11 @@ export class NullSink extends EventEmitter<AudioSinkEvents> implements AudioSink
 export class FileSink extends NullSink {
   override readonly name: string;
 
-  constructor(private readonly path: string) {
-    super();
+  constructor(
+    private readonly path: string,
+    gain?: Gain,
+  ) {
+    super(gain);
     this.name = `file:${path}`;
   }
 
@@ -155,9 +172,7 @@ export class FileSink extends NullSink {
     super.begin(sampleRate);
   }
 
-  override write(pcm: Buffer): void {
-    if (!this.isOpen) return;
-    super.write(pcm);
+  protected override output(pcm: Buffer): void {
     try {
       appendFileSync(this.path, pcm);
     } catch (err) {

@@ -38,6 +38,7 @@ export interface LoadConfigOptions {
 export const ENV_OVERRIDES: readonly { readonly env: string; readonly path: readonly string[] }[] = [
   { env: 'SPEAKERD_SERVER_URL', path: ['server', 'websocketUrl'] },
   { env: 'SPEAKERD_TOKEN', path: ['server', 'token'] },
+  { env: 'SPEAKERD_OTA_URL', path: ['server', 'otaUrl'] },
   { env: 'SPEAKERD_STATE_DIR', path: ['stateDir'] },
   { env: 'SPEAKERD_MODE', path: ['connection', 'mode'] },
   { env: 'SPEAKERD_LOG_LEVEL', path: ['logLevel'] },
@@ -275,10 +276,12 @@ export function redactUrl(url: string): string {
 /** One line for `check-config`: what the daemon would connect to and how, never the token. */
 export function summarizeConfig(config: Readonly<Config>): string {
   const token = config.server.token === '' ? 'none' : '[redacted]';
-  return (
-    `server=${redactUrl(config.server.websocketUrl)} token=${token} ` +
-    `mode=${config.connection.mode} hardware=${config.hardware}`
-  );
+  const { websocketUrl } = config.server;
+  const server =
+    websocketUrl === undefined
+      ? `ota=${redactUrl(config.server.otaUrl)}`
+      : `server=${redactUrl(websocketUrl)} token=${token}`;
+  return `${server} mode=${config.connection.mode} hardware=${config.hardware}`;
 }
 
 export interface CheckConfigOptions {

@@ -15,18 +15,47 @@ export const serverSchema = z
     websocketUrl: z
       .string()
       .regex(/^wss?:\/\/[^\s/]+/, 'must be a ws:// or wss:// URL')
-      .default('ws://127.0.0.1:8000/xiaozhi/v1/')
-      .describe('xiaozhi WebSocket URL (protocol.md §2.1)'),
+      .optional()
+      .describe(
+        'xiaozhi WebSocket URL (protocol.md §2.1); set = connect there with `token` and skip OTA; unset = URL and token from OTA',
+      ),
     token: z
       .string()
       .default('')
-      .describe('access token sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2)'),
+      .describe(
+        'access token for an explicit websocketUrl, sent as "Authorization: Bearer <token>"; empty = no header (protocol.md §2.2)',
+      ),
+    otaUrl: z
+      .string()
+      .regex(/^https?:\/\/[^\s/]+/, 'must be an http:// or https:// URL')
+      .default('https://api.tenclass.net/xiaozhi/ota/')
+      .describe(
+        'OTA endpoint that hands out the WebSocket URL, the token and activation codes (protocol.md §7)',
+      ),
     allowInsecureTls: z
       .boolean()
       .default(false)
       .describe('accept self-signed/invalid TLS certificates for wss:// (explicit opt-in)'),
   })
   .strict();
+
+export const otaSchema = z
+  .object({
+    timeoutMs: ms(8_000, 1_000, 60_000, 'one OTA or activation request gives up after this'),
+    retryBaseMs: ms(2_000, 500, 60_000, 'OTA retries back off with full jitter from this…'),
+    retryCapMs: ms(300_000, 1_000, 3_600_000, '…up to this, forever (the cached answer is used meanwhile)'),
+    language: z
+      .string()
+      .min(2)
+      .max(16)
+      .default('zh-CN')
+      .describe('Accept-Language and body language of the OTA request (protocol.md §7.1)'),
+  })
+  .strict()
+  .refine((o) => o.retryCapMs >= o.retryBaseMs, {
+    message: 'retryCapMs must be ≥ retryBaseMs',
+    path: ['retryCapMs'],
+  });
 
 export const identitySchema = z
   .object({
@@ -257,6 +286,7 @@ export const configSchema = z
     identity: identitySchema.default({}),
     stateDir: z.string().min(1).default('/var/lib/speakerd').describe('where Client-Id and caches are kept'),
     connection: connectionSchema.default(connectionSchema.parse({})),
+    ota: otaSchema.default(otaSchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
     hardware: z
@@ -275,6 +305,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];
 export type LedConfig = GpioConfig['leds'][number];

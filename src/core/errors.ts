@@ -23,6 +23,18 @@ export const ErrorCode = {
   Gpio: 'E_GPIO',
   LedWrite: 'E_LED_WRITE',
   NotifyUnavailable: 'E_NOTIFY_UNAVAILABLE',
+  /** OTA (provisioning/ota.ts): DNS, TCP, TLS — no HTTP answer at all. */
+  OtaUnreachable: 'E_OTA_UNREACHABLE',
+  /** OTA: no complete answer within ota.timeoutMs. */
+  OtaTimeout: 'E_OTA_TIMEOUT',
+  /** OTA: an HTTP status other than 200 (202 only means something for /activate). */
+  OtaHttp: 'E_OTA_HTTP',
+  /** OTA: not JSON, too big, or a field of the wrong type. */
+  OtaInvalid: 'E_OTA_INVALID',
+  /** OTA: xinnan's {"success":false,"message":…} at HTTP 200 (protocol.md §7.2). */
+  OtaRejected: 'E_OTA_REJECTED',
+  /** OTA: an answer without websocket and without activation (an MQTT-only server). */
+  OtaNoWebsocket: 'E_OTA_NO_WEBSOCKET',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

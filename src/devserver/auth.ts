@@ -1,6 +1,8 @@
 /**
  * xinnan's device token (protocol.md §2.5): `<base64url-no-padding(HMAC-SHA256(key,
  * "<client_id>|<device_id>|<ts>"))>.<ts>` with `ts` in Unix seconds, valid for `expireSeconds`.
+ * A token signed with another key (xinnan restarted with a random `auth_key`) fails the signature
+ * check; one older than `expireSeconds` fails the age check — both end in `认证失败`.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -28,8 +30,9 @@ export function verifyToken(
   const tsText = token.slice(dot + 1);
   if (!/^\d{1,12}$/.test(tsText)) return { ok: false, reason: 'token timestamp is not a number' };
   const ts = Number(tsText);
-  if (nowSec - ts > expireSeconds)
-    return { ok: false, reason: `token expired ${nowSec - ts - expireSeconds} s ago` };
+  // Whole seconds, as xinnan; the dev-server's millisecond TTL passes fractional values.
+  const late = nowSec - ts - expireSeconds;
+  if (late > 0) return { ok: false, reason: `token expired ${Number(late.toFixed(3))} s ago` };
   const expected = Buffer.from(signToken(key, clientId, deviceId, ts));
   const given = Buffer.from(token);
   // Lengths first: timingSafeEqual throws on a length mismatch.

@@ -10,7 +10,7 @@ import type { Logger } from '../system/logger.js';
 import { type DevServerFaults, FAULT_NAMES, isFaultName } from './faults.js';
 import { OTA_PATH } from './ota.js';
 import { DevServer } from './server.js';
-import type { DevServerOptions } from './types.js';
+import type { DevServerActivation, DevServerOptions } from './types.js';
 
 export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
   --host HOST             address to listen on (default 127.0.0.1)
@@ -18,9 +18,16 @@ export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
   --auth-key KEY          require xinnan-style tokens signed with KEY
   --allowed-device ID     a Device-Id that needs no token (repeatable)
   --ota                   serve POST ${OTA_PATH} (hands out the URL and a token)
+  --activation CODE[:N]   with --ota: ask each device to activate with CODE; POST ${OTA_PATH}activate
+                          answers 202 N times (default 3), then 200
+  --token-ttl MS          with --auth-key: refuse tokens older than MS (default 30 days);
+                          SIGHUP rotates the auth key (older tokens fail, like a xinnan restart)
   --idle-close-ms N       close a client after N ms without speech or TTS
   --vad-silence-ms N      silence that ends an utterance (default 700)
   --ping-interval-ms N    WebSocket ping interval (default 20000, 0 = off)
+  --mcp                   query an MCP client's tools after its hello (initialize, tools/list)
+  --mcp-volume            --mcp, and set the client's volume after each utterance:
+                          10 per 0.5 s of speech, 10…100 (1.5 s → 30, 4 s → 80)
   --fault NAME            misbehave on purpose (repeatable): ${Object.keys(FAULT_NAMES).join(', ')}
   --reject-upgrade STATUS answer every upgrade with this HTTP status (e.g. 401)
   --help                  show this text`;
@@ -70,6 +77,11 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
   const allowed = v['allowed-device'] ?? [];
   if (allowed.length > 0 && v['auth-key'] === undefined)
     throw new UsageError('--allowed-device needs --auth-key');
+  const tokenTtlMs = nonNegativeInt('token-ttl', v['token-ttl']);
+  if (tokenTtlMs !== undefined && v['auth-key'] === undefined)
+    throw new UsageError('--token-ttl needs --auth-key');
+  const activation = parseActivation(v.activation);
+  if (activation !== undefined && !v.ota) throw new UsageError('--activation needs --ota');
   const idleCloseMs = nonNegativeInt('idle-close-ms', v['idle-close-ms']);
   const vadSilenceMs = nonNegativeInt('vad-silence-ms', v['vad-silence-ms']);
   const pingIntervalMs = nonNegativeInt('ping-interval-ms', v['ping-interval-ms']);
@@ -78,11 +90,30 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
     port: nonNegativeInt('port', v.port, 65535) ?? 8000,
     ota: v.ota ?? false,
     faults,
-    ...(v['auth-key'] === undefined ? {} : { auth: { key: v['auth-key'], allowedDevices: allowed } }),
+    ...(v['auth-key'] === undefined
+      ? {}
+      : {
+          auth: {
+            key: v['auth-key'],
+            allowedDevices: allowed,
+            ...(tokenTtlMs === undefined ? {} : { tokenTtlMs }),
+          },
+        }),
+    ...(activation === undefined ? {} : { activation }),
     ...(idleCloseMs === undefined ? {} : { idleCloseMs }),
     ...(vadSilenceMs === undefined ? {} : { vadSilenceMs }),
     ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
+    ...(v.mcp ? { mcp: true } : {}),
+    ...(v['mcp-volume'] ? { mcpVolumeFromSpeech: true } : {}),
   };
+}
+
+/** `CODE[:N]`: the activation code and how many polls answer 202 before the 200. */
+function parseActivation(value: string | undefined): DevServerActivation | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([0-9A-Za-z]{1,16})(?::(\d{1,4}))?$/.exec(value);
+  if (m === null) throw new UsageError('--activation wants CODE[:N], e.g. 123456:3');
+  return { code: m[1] ?? '', pendingPolls: m[2] === undefined ? 3 : Number(m[2]) };
 }
 
 function parse(argv: readonly string[]) {
@@ -96,9 +127,13 @@ function parse(argv: readonly string[]) {
       'auth-key': { type: 'string' },
       'allowed-device': { type: 'string', multiple: true },
       ota: { type: 'boolean' },
+      activation: { type: 'string' },
+      'token-ttl': { type: 'string' },
       'idle-close-ms': { type: 'string' },
       'vad-silence-ms': { type: 'string' },
       'ping-interval-ms': { type: 'string' },
+      mcp: { type: 'boolean' },
+      'mcp-volume': { type: 'boolean' },
       fault: { type: 'string', multiple: true },
       'reject-upgrade': { type: 'string' },
       help: { type: 'boolean' },
@@ -153,7 +188,17 @@ export async function runDevServer(argv: string[], log: Logger, io: DevServerCli
   const on = Object.entries(server.faults).filter(([, value]) => value !== undefined && value !== false);
   if (on.length > 0)
     print(`faults on: ${on.map(([k, value]) => (value === true ? k : `${k}=${value}`)).join(', ')}`);
+  if (options.activation)
+    print(
+      `activation: code ${options.activation.code}, /activate answers 202 ×${options.activation.pendingPolls} then 200`,
+    );
+  const onHup = (): void => {
+    server.rotateAuthKey();
+    print('auth key rotated: tokens issued before are refused from now on');
+  };
+  if (options.auth !== undefined) process.on('SIGHUP', onHup);
   const why = await waitForStop(io.signal);
+  process.off('SIGHUP', onHup);
   log.info({ why }, 'dev-server: stopping');
   await server.stop();
   return 0;

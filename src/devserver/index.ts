@@ -9,7 +9,13 @@ export {
   OVERSIZE_BYTES,
 } from './faults.js';
 export { AUTH_FAILED_TEXT, NO_DEVICE_ID_TEXT } from './handshake.js';
-export { OTA_PATH, WS_PATH } from './ota.js';
+export { ACTIVATE_PATH, OTA_PATH, WS_PATH } from './ota.js';
 export { DevServer } from './server.js';
-export type { DevServerAuth, DevServerEvents, DevServerOptions, TtsStopReason } from './types.js';
+export type {
+  DevServerActivation,
+  DevServerAuth,
+  DevServerEvents,
+  DevServerOptions,
+  TtsStopReason,
+} from './types.js';
 export type { UtteranceEnd } from './utterance.js';

@@ -3,6 +3,7 @@
  * sessions (session.ts), optional xinnan-style token auth and OTA endpoint, and fault switches.
  * It is the demo server, the bring-up tool and the peer of the integration tests.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -43,6 +44,9 @@ export class DevServer extends EventEmitter<DevServerEvents> {
   readonly #otaHost: OtaHost;
   #faults: DevServerFaults;
   #authKey: string | undefined;
+  /** Device-Ids whose `/activate` answered 200, and the polls of those still pending. */
+  readonly #activated = new Set<string>();
+  readonly #activationPolls = new Map<string, number>();
   #state: ServerState = 'new';
   #http: Server | undefined;
   #wss: WebSocketServer | undefined;
@@ -73,6 +77,10 @@ export class DevServer extends EventEmitter<DevServerEvents> {
       wsUrl: (req) => this.#wsUrlFor(req),
       token: (clientId, deviceId) => (this.#authKey === undefined ? '' : this.issueToken(clientId, deviceId)),
       wallNow: this.#options.wallNow,
+      activationEnabled: this.#options.activation !== undefined,
+      activation: (deviceId) => this.#activationFor(deviceId),
+      activate: (deviceId) => this.#activatePoll(deviceId),
+      answered: (e) => this.emit('ota', e),
     };
   }
 
@@ -195,6 +203,43 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.#log.info('dev-server: auth key changed, older tokens are now invalid');
   }
 
+  /**
+   * A new random key, exactly what a xinnan restart without a fixed `auth_key` does (protocol.md
+   * §2.5 step 5): every token issued before now fails with `认证失败`; the OTA endpoint hands out
+   * tokens signed with the new key.
+   */
+  rotateAuthKey(): void {
+    this.setAuthKey(randomBytes(32).toString('base64url'));
+  }
+
+  /** Whether `/activate` has answered 200 for this Device-Id. */
+  isActivated(deviceId: string): boolean {
+    return this.#activated.has(deviceId);
+  }
+
+  #activationFor(deviceId: string): { code: string; message: string; challenge: string } | undefined {
+    const a = this.#options.activation;
+    if (a === undefined || this.#activated.has(deviceId)) return undefined;
+    // manager-api's shape: "<control-panel URL>\n<code>", challenge = the Device-Id (protocol.md §7.2).
+    return { code: a.code, message: `speakerd dev-server\n${a.code}`, challenge: deviceId };
+  }
+
+  #activatePoll(deviceId: string): number {
+    const a = this.#options.activation;
+    if (a === undefined || this.#activated.has(deviceId)) return this.#answered(deviceId, 200);
+    const polls = (this.#activationPolls.get(deviceId) ?? 0) + 1;
+    this.#activationPolls.set(deviceId, polls);
+    if (polls <= a.pendingPolls) return this.#answered(deviceId, 202);
+    this.#activated.add(deviceId);
+    this.#activationPolls.delete(deviceId);
+    return this.#answered(deviceId, 200);
+  }
+
+  #answered(deviceId: string, status: number): number {
+    this.emit('activate', { deviceId, status });
+    return status;
+  }
+
   /** Routine close of every client: `code` (e.g. 1000), or an empty close frame (1005) when undefined. */
   closeAll(code?: number): number {
     const sessions = [...this.#sessions.values()];
@@ -243,8 +288,18 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     if (key === undefined || this.#options.allowedDevices.includes(deviceId)) return { ok: true };
     const token = bearerToken(authorization);
     if (token === undefined) return { ok: false, reason: 'no "Authorization: Bearer <token>" header' };
-    const nowSec = Math.floor(this.#options.wallNow() / 1000);
-    return verifyToken(key, token, clientId, deviceId, nowSec, this.#options.expireSeconds);
+    const ttl = this.#options.tokenTtlMs;
+    // xinnan compares whole seconds; a millisecond TTL (tests, --token-ttl) needs the fraction.
+    const nowSec =
+      ttl === undefined ? Math.floor(this.#options.wallNow() / 1000) : this.#options.wallNow() / 1000;
+    return verifyToken(
+      key,
+      token,
+      clientId,
+      deviceId,
+      nowSec,
+      ttl === undefined ? this.#options.expireSeconds : ttl / 1000,
+    );
   }
 
   /** The URL the OTA answer hands out: ours, or the Host the client used when we bind a wildcard. */

@@ -1,7 +1,8 @@
 /**
  * One client connection of the dev-server, from the upgrade to the close: acceptance checks and
  * auth (handshake.ts, protocol.md §2.5), hello (§3.2), frame routing, keepalive and idle close
- * (§8) and the connection-level fault switches. The listen/reply cycle lives in turn.ts.
+ * (§8) and the connection-level fault switches. The listen/reply cycle lives in turn.ts, the
+ * MCP client (options.mcp, §5.4) in mcp-client.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -19,7 +20,8 @@ import type { TokenCheck } from './auth.js';
 import { type DevServerFaults, GARBAGE_AFTER_HELLO, type GarbageKind, garbageFrame } from './faults.js';
 import { AUTH_FAILED_TEXT, type Identity, identityOf, NO_DEVICE_ID_TEXT } from './handshake.js';
 import { IdleTimer } from './idle-timer.js';
-import { Turn } from './turn.js';
+import { McpClient, volumeForSpeech } from './mcp-client.js';
+import { Turn, type TurnPort } from './turn.js';
 import type { DevServerEvents, ResolvedOptions } from './types.js';
 
 export type SessionState = 'connected' | 'idle' | 'listening' | 'speaking' | 'closing' | 'closed';
@@ -55,6 +57,8 @@ export class Session {
   readonly #keepalive: Heartbeat | undefined;
   readonly #idle: IdleTimer;
   #decoder: OpusDecoder | undefined = new OpusDecoder(CAPTURE_RATE);
+  /** Only once the client's hello advertised `features.mcp` (protocol.md §5.4) and options.mcp is on. */
+  #mcp: McpClient | undefined;
   #grace: TimerHandle | undefined;
   #resolveClosed: () => void = () => undefined;
 
@@ -70,12 +74,22 @@ export class Session {
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
     });
+    // The turn's events go out unchanged; an ended utterance may also trigger an MCP volume call.
+    const events: TurnPort['events'] = {
+      emit: (event: keyof DevServerEvents, ...args: DevServerEvents[keyof DevServerEvents]): boolean => {
+        const delivered = host.events.emit(event, ...args);
+        const e = args[0];
+        if (event === 'utterance' && typeof e === 'object' && 'speechMs' in e)
+          this.#afterUtterance(e.speechMs);
+        return delivered;
+      },
+    };
     this.#turn = new Turn({
       sessionId: this.id,
       options,
       clock,
       log: this.#log,
-      events: host.events,
+      events,
       faults: () => host.faults(),
       send: (message) => this.#send(message),
       sendAudio: (packet) => this.#sendRaw(packet, true),
@@ -205,7 +219,7 @@ export class Session {
     switch (m.type) {
       case 'hello':
         this.host.events.emit('hello', { sessionId, hello: m });
-        this.#onHello();
+        this.#onHello(m.features.mcp === true);
         return;
       case 'listen':
         if (m.state === 'start') {
@@ -224,16 +238,19 @@ export class Session {
         this.#turn.abort();
         return;
       case 'mcp':
+        if (this.#mcp) this.#mcp.onMessage(m.payload);
+        else this.#log.debug('dev-server: mcp message ignored (MCP client off or not advertised)');
+        return;
       case 'iot':
       case 'goodbye':
       case 'ping':
-        // No LLM, no tools, and xinnan's JSON ping is off by default (protocol.md §5.1).
+        // No LLM, and xinnan's JSON ping is off by default (protocol.md §5.1).
         this.#log.debug({ type: m.type }, 'dev-server: message not handled by the dev-server, ignored');
         return;
     }
   }
 
-  #onHello(): void {
+  #onHello(clientMcp: boolean): void {
     const faults = this.host.faults();
     if (faults.noHello) {
       this.#log.warn('dev-server: fault no-hello, not answering the hello');
@@ -256,6 +273,29 @@ export class Session {
     }
     if (faults.garbage) for (const kind of GARBAGE_AFTER_HELLO) this.sendGarbage(kind);
     if (faults.oversize) this.sendGarbage('oversize');
+    if (clientMcp) this.#startMcp();
+  }
+
+  /** xinnan sends `initialize` right after the hello; never `mcp` to a client that did not advertise it. */
+  #startMcp(): void {
+    if (!this.host.options.mcp || this.#mcp) return;
+    const mcp = new McpClient({
+      send: (payload) => this.#send({ type: 'mcp', payload }),
+      clock: this.host.clock,
+      log: this.#log,
+    });
+    this.#mcp = mcp;
+    void mcp.start();
+  }
+
+  /** mcpVolumeFromSpeech: the dev-server has no ASR, so the level comes from the speech length. */
+  #afterUtterance(speechMs: number): void {
+    if (!this.host.options.mcpVolumeFromSpeech || !this.#mcp) return;
+    if (speechMs <= 0) {
+      this.#log.debug('dev-server: no speech in the utterance, volume left alone');
+      return;
+    }
+    void this.#mcp.setVolume(volumeForSpeech(speechMs));
   }
 
   #onAudio(opus: Buffer): void {
@@ -300,6 +340,7 @@ export class Session {
   /** Stops everything that could still send or fire. */
   #quiesce(): void {
     this.#turn.cancel();
+    this.#mcp?.close();
     this.#keepalive?.stop();
     this.#idle.stop();
   }

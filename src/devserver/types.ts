@@ -12,6 +12,16 @@ export interface DevServerAuth {
   readonly allowedDevices?: readonly string[];
   /** Token lifetime; xinnan's default is 30 days. */
   readonly expireSeconds?: number;
+  /** Token lifetime in ms (overrides expireSeconds): tokens older are refused like expired ones. */
+  readonly tokenTtlMs?: number;
+}
+
+/** The manager-api activation flow (protocol.md §7.2–7.3), per Device-Id. */
+export interface DevServerActivation {
+  /** Sent in the OTA answer's `activation` until `/activate` has answered 200. */
+  readonly code: string;
+  /** `/xiaozhi/ota/activate` answers 202 this many times, then 200. */
+  readonly pendingPolls: number;
 }
 
 export interface DevServerOptions {
@@ -23,6 +33,8 @@ export interface DevServerOptions {
   readonly auth?: DevServerAuth;
   /** Serve `POST /xiaozhi/ota/` on the same HTTP server (protocol.md §7). */
   readonly ota?: boolean;
+  /** With `ota`: ask each device for activation first (the OTA answer carries `activation`). */
+  readonly activation?: DevServerActivation;
   /** Close 1000 after this long without activity (speech, TTS, detect; protocol.md §8.1 rows 3–4). */
   readonly idleCloseMs?: number;
   /** Server WebSocket pings, like xinnan's library keepalive (protocol.md §8.4); 0 turns them off. */
@@ -47,6 +59,10 @@ export interface DevServerOptions {
   readonly wallNow?: () => number;
   /** Random source for garbage bytes; default Math.random. */
   readonly random?: () => number;
+  /** Act as xinnan's MCP client toward clients whose hello has `features.mcp` (protocol.md §5.4). */
+  readonly mcp?: boolean;
+  /** Implies `mcp`: after each utterance, set the client's volume by MCP (mcp-client.ts volumeForSpeech). */
+  readonly mcpVolumeFromSpeech?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -63,9 +79,14 @@ export interface ResolvedOptions {
   readonly ttsTailMs: number;
   readonly closeGraceMs: number;
   readonly expireSeconds: number;
+  /** Set: token age is checked to the millisecond (auth.tokenTtlMs). */
+  readonly tokenTtlMs: number | undefined;
+  readonly activation: DevServerActivation | undefined;
   readonly allowedDevices: readonly string[];
   readonly wallNow: () => number;
   readonly random: () => number;
+  readonly mcp: boolean;
+  readonly mcpVolumeFromSpeech: boolean;
 }
 
 export function resolveOptions(o: DevServerOptions): ResolvedOptions {
@@ -83,9 +104,13 @@ export function resolveOptions(o: DevServerOptions): ResolvedOptions {
     ttsTailMs: o.ttsTailMs ?? (5 + 2) * 60,
     closeGraceMs: o.closeGraceMs ?? 500,
     expireSeconds: o.auth?.expireSeconds ?? DEFAULT_TOKEN_EXPIRE_S,
+    tokenTtlMs: o.auth?.tokenTtlMs,
+    activation: o.activation,
     allowedDevices: o.auth?.allowedDevices ?? [],
     wallNow: o.wallNow ?? Date.now,
     random: o.random ?? Math.random,
+    mcp: (o.mcp ?? false) || (o.mcpVolumeFromSpeech ?? false),
+    mcpVolumeFromSpeech: o.mcpVolumeFromSpeech ?? false,
   };
 }
 
@@ -116,4 +141,8 @@ export interface DevServerEvents {
   'tts-stop': [e: { sessionId: string; reason: TtsStopReason }];
   /** The WebSocket closed; `code` as this side saw it (1006: no close frame). */
   closed: [e: { sessionId: string; code: number; reason: string }];
+  /** An OTA request was answered (`body`: the parsed JSON body, undefined when it was not JSON). */
+  ota: [e: { deviceId: string; clientId: string; body: unknown; activation: boolean }];
+  /** An `/activate` poll was answered with `status` (202 pending, 200 activated). */
+  activate: [e: { deviceId: string; status: number }];
 }

@@ -1,8 +1,10 @@
 /**
- * `doctor` checks of the path to the server, in order (design.md §3.2): the URL, DNS, TCP, TLS
- * for wss:// (certificate verified as the daemon verifies it), OTA, then the WebSocket hello and
- * the token (checks-websocket.ts). Every step is bounded by `timeoutMs`; a step that fails skips
- * the ones that need it, so a stopped server is one ✗ line, quickly.
+ * `doctor` checks of the path to the server, in order (design.md §3.2, §3.7): OTA when
+ * server.websocketUrl is unset (checks-ota.ts: it hands out the URL and token), then DNS, TCP,
+ * TLS for wss:// (certificate verified as the daemon verifies it), and the WebSocket hello and
+ * token (checks-websocket.ts) against the URL the daemon would use — the configured one, or the
+ * one OTA handed out. Every step is bounded by `timeoutMs`; a step that fails skips the ones that
+ * need it, so a stopped server is one ✗ line, quickly.
  */
 import dns from 'node:dns';
 import http from 'node:http';
@@ -12,24 +14,32 @@ import { redactUrl } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { describeError, errnoCode } from '../core/errors.js';
 import type { Identity } from '../provisioning/identity.js';
+import type { FetchFn } from '../provisioning/ota.js';
 import type { Connector } from '../transport/connection.js';
 import { type CheckResult, failed, ms, pass, skip, timed } from './check.js';
+import { checkOta } from './checks-ota.js';
 import { checkTls } from './checks-tls.js';
 import { checkWebSocket } from './checks-websocket.js';
 
 export interface ServerCheckOptions {
   readonly config: Readonly<Config>;
   readonly identity: Identity | undefined;
-  /** Bound of each network step (DNS, TCP, TLS, upgrade). */
+  /** Bound of each network step (OTA, DNS, TCP, TLS, upgrade). */
   readonly timeoutMs: number;
   readonly connector: Connector;
+  /** Wall clock (OTA server_time skew). */
+  readonly now: () => Date;
+  /** Each result as it is known, for progress on a terminal. */
+  readonly emit?: (result: CheckResult) => void;
+  /** Test seam for the OTA request; default the global fetch. */
+  readonly fetch?: FetchFn;
 }
 
 export interface ServerReport {
   readonly results: CheckResult[];
   /** The server certificate's validity window, when TLS was checked (for the clock check). */
   readonly cert?: { readonly validFrom: Date; readonly validTo: Date };
-  /** The server's HTTP `Date`, or why it is not known. */
+  /** The server's HTTP `Date` (or the OTA server_time), or why it is not known. */
   readonly serverDate: Date | string;
 }
 
@@ -46,78 +56,171 @@ function bounded<T>(what: string, timeoutMs: number, p: Promise<T>): Promise<T> 
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
-/** The server checks after DNS, in order. */
-const LATER = ['tcp', 'tls', 'ota', 'websocket', 'token', 'hello'] as const;
+/** The checks of the path to the WebSocket server, in order. */
+const PATH = ['dns', 'tcp', 'tls', 'websocket', 'token', 'hello'] as const;
+type PathCheck = (typeof PATH)[number];
 
-/** OTA provisioning has no config key yet: the daemon connects to server.websocketUrl as given. */
-const OTA = skip('ota', 'not configured: server.websocketUrl is explicit');
+/** Every path check after `after` (all of them for undefined), skipped with `why`. */
+function skipAfter(after: PathCheck | undefined, why: string, secure: boolean | undefined): CheckResult[] {
+  return PATH.slice(after === undefined ? 0 : PATH.indexOf(after) + 1)
+    .filter((n) => n !== 'tls' || secure !== false)
+    .map((n) => skip(n, why));
+}
 
-/** Every server check after `after` skipped because it failed (OTA says why it never applies). */
-function skipRest(after: (typeof LATER)[number] | 'dns', needs: string, secure: boolean): CheckResult[] {
-  return LATER.slice(after === 'dns' ? 0 : LATER.indexOf(after) + 1)
-    .filter((n) => n !== 'tls' || secure)
-    .map((n) => (n === 'ota' ? OTA : skip(n, `needs ${needs}`)));
+/** What the daemon would connect to, and where it comes from. */
+interface Target {
+  readonly url: string;
+  readonly token: string;
+  readonly from: 'config' | 'ota';
+}
+
+/** The config key (or the server setting) to fix when the URL is wrong. */
+function urlKey(from: Target['from']): string {
+  return from === 'config'
+    ? 'server.websocketUrl'
+    : 'the websocket URL the OTA server hands out (its server.websocket setting)';
 }
 
 export async function checkServer(o: ServerCheckOptions): Promise<ServerReport> {
   const { config, timeoutMs } = o;
-  const shown = redactUrl(config.server.websocketUrl);
+  const results: CheckResult[] = [];
+  const push = (...rs: CheckResult[]) => {
+    for (const r of rs) {
+      results.push(r);
+      o.emit?.(r);
+    }
+  };
+  const explicit = config.server.websocketUrl;
+  if (explicit !== undefined) {
+    push(skip('ota', 'server.websocketUrl is set: no OTA'));
+    return checkPath(o, { url: explicit, token: config.server.token, from: 'config' }, push, results);
+  }
+  if (o.identity === undefined) {
+    push(
+      skip('ota', 'needs the Device-Id and Client-Id (see identity)'),
+      ...skipAfter(undefined, 'needs the OTA answer', undefined),
+    );
+    return { results, serverDate: 'no OTA answer' };
+  }
+  const identity = o.identity;
+  let answer: Awaited<ReturnType<typeof checkOta>> | undefined;
+  push(
+    await timed(async () => {
+      answer = await checkOta({
+        config,
+        identity,
+        // OTA has its own bound; doctor's --timeout-ms caps it, like every other step.
+        timeoutMs: Math.min(config.ota.timeoutMs, timeoutMs),
+        now: o.now,
+        ...(o.fetch === undefined ? {} : { fetch: o.fetch }),
+      });
+      return answer.result;
+    }),
+  );
+  const otaTime = answer?.serverTime;
+  const ws = answer?.websocket;
+  if (ws === undefined) {
+    const pending = answer?.activationPending === true;
+    push(...skipAfter(undefined, pending ? 'activation pending' : 'needs the OTA answer', undefined));
+    return { results, serverDate: otaTime ?? (pending ? 'activation pending' : 'no OTA answer') };
+  }
+  const report = await checkPath(
+    o,
+    { url: ws.url, token: ws.token, from: 'ota' },
+    push,
+    results,
+    answer?.activationPending === true ? 'activation pending' : undefined,
+  );
+  // The WebSocket server's Date when it answered; else the OTA server's clock.
+  return otaTime !== undefined && !(report.serverDate instanceof Date)
+    ? { ...report, serverDate: otaTime }
+    : report;
+}
+
+/**
+ * DNS, TCP, TLS, then the WebSocket round trip to `target`. `holdBeforeWebSocket`: a reason not to
+ * open the WebSocket (activation pending: the server refuses the device until the code is entered).
+ */
+async function checkPath(
+  o: ServerCheckOptions,
+  target: Target,
+  push: (...rs: CheckResult[]) => void,
+  results: CheckResult[],
+  holdBeforeWebSocket?: string,
+): Promise<ServerReport> {
+  const { config, timeoutMs } = o;
+  const key = urlKey(target.from);
+  const shown = redactUrl(target.url);
   let url: URL;
   try {
-    url = new URL(config.server.websocketUrl);
+    url = new URL(target.url);
   } catch (err) {
-    const r = failed(
-      'server url',
-      `${shown}: ${describeError(err)}`,
-      'fix server.websocketUrl (ws://HOST:PORT/xiaozhi/v1/)',
+    push(
+      failed(
+        'server url',
+        `${shown}: ${describeError(err)}`,
+        target.from === 'config'
+          ? 'fix server.websocketUrl (ws://HOST:PORT/xiaozhi/v1/)'
+          : `fix ${key} (ws://HOST:PORT/xiaozhi/v1/)`,
+      ),
+      ...skipAfter(undefined, 'needs a valid server URL', undefined),
     );
-    return { results: [r], serverDate: 'no server URL' };
+    return { results, serverDate: 'no server URL' };
   }
   const secure = url.protocol === 'wss:';
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
-  const results: CheckResult[] = [];
   const done = (serverDate: Date | string, extra?: Pick<ServerReport, 'cert'>): ServerReport => ({
     results,
     serverDate,
     ...extra,
   });
 
-  const lookup = await timed(() => checkDns(host, timeoutMs));
-  results.push(lookup);
+  const lookup = await timed(() => checkDns(host, timeoutMs, key));
+  push(lookup);
   if (lookup.ok === false) {
-    results.push(...skipRest('dns', 'DNS', secure));
+    push(...skipAfter('dns', 'needs DNS', secure));
     return done('DNS failed');
   }
-  const tcp = await timed(() => checkTcp(host, port, timeoutMs));
-  results.push(tcp);
+  const tcp = await timed(() => checkTcp(host, port, timeoutMs, key));
+  push(tcp);
   if (tcp.ok === false) {
-    results.push(...skipRest('tcp', 'TCP', secure));
+    push(...skipAfter('tcp', 'needs TCP', secure));
     return done('TCP failed');
   }
   let cert: ServerReport['cert'];
   if (secure) {
     const t = await timed(async () => {
-      const got = await checkTls(host, port, timeoutMs, config.server.allowInsecureTls);
+      const got = await checkTls(host, port, timeoutMs, config.server.allowInsecureTls, key);
       cert = got.cert;
       return got.result;
     });
-    results.push(t);
+    push(t);
     if (t.ok === false) {
-      results.push(...skipRest('tls', 'a verified TLS certificate', secure));
+      push(...skipAfter('tls', 'needs a verified TLS certificate', secure));
       return done(await serverDate(url, host, port, timeoutMs), cert ? { cert } : {});
     }
   } else {
-    results.push(skip('tls', 'ws:// has no TLS; the token travels in clear text, use wss:// beyond the LAN'));
+    push(skip('tls', 'ws:// has no TLS; the token travels in clear text, use wss:// beyond the LAN'));
   }
-  results.push(OTA);
   const date = await serverDate(url, host, port, timeoutMs);
-  const ws = await checkWebSocket({ ...o, url: config.server.websocketUrl, shownUrl: shown });
-  results.push(...ws);
+  if (holdBeforeWebSocket !== undefined) {
+    push(...skipAfter('tls', holdBeforeWebSocket, secure));
+    return done(date, cert ? { cert } : {});
+  }
+  push(
+    ...(await checkWebSocket({
+      ...o,
+      url: target.url,
+      shownUrl: shown,
+      token: target.token,
+      from: target.from,
+    })),
+  );
   return done(date, cert ? { cert } : {});
 }
 
-async function checkDns(host: string, timeoutMs: number): Promise<CheckResult> {
+async function checkDns(host: string, timeoutMs: number, key: string): Promise<CheckResult> {
   if (net.isIP(host) !== 0) return skip('dns', `${host} is an IP address, no lookup needed`);
   const t0 = performance.now();
   try {
@@ -130,13 +233,13 @@ async function checkDns(host: string, timeoutMs: number): Promise<CheckResult> {
     const code = errnoCode(err);
     const fix =
       code === 'ENOTFOUND'
-        ? `check the host name in server.websocketUrl (getent hosts ${host})`
+        ? `check the host name in ${key} (getent hosts ${host})`
         : 'no DNS answer: is the network up (ip addr, ip route)? check /etc/resolv.conf';
     return failed('dns', `${host}: ${describeError(err)}`, fix);
   }
 }
 
-function checkTcp(host: string, port: number, timeoutMs: number): Promise<CheckResult> {
+function checkTcp(host: string, port: number, timeoutMs: number, key: string): Promise<CheckResult> {
   const t0 = performance.now();
   const target = `${host}:${port}`;
   return new Promise((resolve) => {
@@ -163,7 +266,7 @@ function checkTcp(host: string, port: number, timeoutMs: number): Promise<CheckR
       const code = errnoCode(err);
       const fix =
         code === 'ECONNREFUSED'
-          ? `nothing listens on ${target}: start the server, or fix the port in server.websocketUrl`
+          ? `nothing listens on ${target}: start the server, or fix the port in ${key}`
           : code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
             ? 'no route to the server: is the network connected (ip addr, ip route)?'
             : `check that ${target} is reachable from this network (nc -vz ${host} ${port})`;

@@ -14,7 +14,8 @@ export interface TlsOutcome {
   readonly cert?: { readonly validFrom: Date; readonly validTo: Date };
 }
 
-const TLS_FIXES: Readonly<Record<string, string>> = {
+/** Which kind of fix a certificate error code needs (also for the OTA host, checks-ota.ts). */
+export const TLS_FIXES: Readonly<Record<string, string>> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'CA',
   SELF_SIGNED_CERT_IN_CHAIN: 'CA',
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'CA',
@@ -24,14 +25,14 @@ const TLS_FIXES: Readonly<Record<string, string>> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'name',
 };
 
-function tlsFix(code: string, names: string | undefined): string {
+function tlsFix(code: string, names: string | undefined, urlKey: string): string {
   switch (TLS_FIXES[code]) {
     case 'CA':
       return 'give Node the CA (Environment=NODE_EXTRA_CA_CERTS=/etc/speakerd/ca.pem in the unit), or accept it explicitly with server.allowInsecureTls: true';
     case 'time':
       return 'check this clock first (see the clock line; sudo timedatectl set-ntp true); if it is right, renew the certificate on the server';
     case 'name':
-      return `use a host name the certificate is issued for${names ? ` (${names})` : ''} in server.websocketUrl`;
+      return `use a host name the certificate is issued for${names ? ` (${names})` : ''} in ${urlKey}`;
     default:
       return 'check the server certificate (openssl s_client -connect HOST:PORT -servername HOST)';
   }
@@ -51,6 +52,8 @@ export async function checkTls(
   port: number,
   timeoutMs: number,
   allowInsecure: boolean,
+  /** Where the URL comes from, for the fix: server.websocketUrl, or the OTA answer. */
+  urlKey = 'server.websocketUrl',
 ): Promise<TlsOutcome> {
   const t0 = performance.now();
   return new Promise((resolve) => {
@@ -106,7 +109,11 @@ export async function checkTls(
       const code = typeof why === 'string' ? why : describeError(why);
       const result = allowInsecure
         ? pass('tls', `${described}${took}; NOT verified (${code}), accepted by server.allowInsecureTls`)
-        : failed('tls', `${described}: certificate not accepted: ${code}`, tlsFix(code, peer.subjectaltname));
+        : failed(
+            'tls',
+            `${described}: certificate not accepted: ${code}`,
+            tlsFix(code, peer.subjectaltname, urlKey),
+          );
       resolve({ result, ...(cert ? { cert } : {}) });
     });
   });

@@ -19,6 +19,10 @@ export interface WebSocketCheckOptions {
   readonly url: string;
   /** The URL as printed (credentials redacted). */
   readonly shownUrl: string;
+  /** The token sent (server.token, or the one OTA handed out); '' = no Authorization header. */
+  readonly token: string;
+  /** Where url and token come from: the config, or the OTA answer (the fixes differ). */
+  readonly from: 'config' | 'ota';
   /** Bound of the upgrade (TCP + TLS + HTTP). */
   readonly timeoutMs: number;
   readonly connector: Connector;
@@ -50,7 +54,7 @@ function roundTrip(o: WebSocketCheckOptions, identity: Identity): Promise<Outcom
   return new Promise((resolve) => {
     const conn = o.connector({
       url: o.url,
-      headers: handshakeHeaders(identity, server.token),
+      headers: handshakeHeaders(identity, o.token),
       handshakeTimeoutMs: o.timeoutMs,
       maxPayloadBytes: connection.maxPayloadBytes,
       allowInsecureTls: server.allowInsecureTls,
@@ -130,8 +134,21 @@ function roundTrip(o: WebSocketCheckOptions, identity: Identity): Promise<Outcom
   });
 }
 
-const PATH_FIX =
-  'check server.websocketUrl: xiaozhi servers listen on ws://HOST:PORT/xiaozhi/v1/; see the server log';
+const PATH_FIX: Record<WebSocketCheckOptions['from'], string> = {
+  config:
+    'check server.websocketUrl: xiaozhi servers listen on ws://HOST:PORT/xiaozhi/v1/; see the server log',
+  ota: 'the OTA server hands out this URL: check its websocket setting (xinnan server.websocket, ws://HOST:PORT/xiaozhi/v1/); see the server log',
+};
+
+function tokenFix(from: WebSocketCheckOptions['from'], token: string): string {
+  if (from === 'ota')
+    return token === ''
+      ? 'the OTA server handed out no token but the WebSocket server wants one: check the server’s auth settings (xinnan server.auth)'
+      : 'the token the OTA server handed out was refused: OTA and WebSocket server must share the auth key (xinnan server.auth_key); see the server log';
+  return token === ''
+    ? 'the server wants a token: set server.token (or SPEAKERD_TOKEN), or unset server.websocketUrl to get one from OTA'
+    : 'check server.token (SPEAKERD_TOKEN): it must be issued for this Device-Id/Client-Id (or unset server.websocketUrl to get one from OTA)';
+}
 
 export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckResult[]> {
   if (o.identity === undefined)
@@ -139,11 +156,8 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
       skip(n, 'needs the Device-Id and Client-Id (see identity)'),
     );
   const r = await roundTrip(o, o.identity);
-  const token = o.config.server.token.trim();
-  const tokenFix =
-    token === ''
-      ? 'the server wants a token: set server.token (or SPEAKERD_TOKEN), or get one from the OTA endpoint'
-      : 'check server.token (SPEAKERD_TOKEN): it must be issued for this Device-Id/Client-Id (re-run OTA provisioning for a fresh one)';
+  const token = o.token.trim();
+  const pathFix = PATH_FIX[o.from];
 
   if (r.hello !== undefined) {
     const sid = r.hello.session_id;
@@ -152,7 +166,9 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
       pass('websocket', `${o.shownUrl}: upgraded in ${ms(r.openedAfterMs ?? 0)}`),
       pass(
         'token',
-        token === '' ? 'none configured; the server accepted the session without one' : 'accepted',
+        token !== ''
+          ? `accepted (${o.from === 'ota' ? 'the token from OTA' : 'server.token'})`
+          : `none ${o.from === 'ota' ? 'from OTA' : 'configured'}; the server accepted the session without one`,
       ),
       pass(
         'hello',
@@ -178,7 +194,7 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
         : `${o.shownUrl}: upgraded in ${ms(r.openedAfterMs ?? 0)}`;
     return [
       pass('websocket', reached),
-      failed('token', `rejected: ${end.cause}`, tokenFix),
+      failed('token', `rejected: ${end.cause}`, tokenFix(o.from, token)),
       skip('hello', 'the token was rejected'),
     ];
   }
@@ -186,7 +202,7 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
     const cause = end.kind === 'fault' ? end.cause : `closed ${r.code}`;
     const fix =
       r.httpStatus !== undefined
-        ? PATH_FIX
+        ? pathFix
         : 'check the server log; a proxy in between must pass WebSocket upgrades (Connection: Upgrade)';
     return [
       failed('websocket', `${o.shownUrl}: ${cause}`, fix),
@@ -199,6 +215,6 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
   return [
     pass('websocket', `${o.shownUrl}: upgraded in ${ms(r.openedAfterMs)}`),
     skip('token', 'unknown: no server hello'),
-    failed('hello', `${cause}${said}`, `is it a xiaozhi server on the right path? ${PATH_FIX}`),
+    failed('hello', `${cause}${said}`, `is it a xiaozhi server on the right path? ${pathFix}`),
   ];
 }

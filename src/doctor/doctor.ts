@@ -1,13 +1,15 @@
 /**
  * `speakerd doctor [--config F] [--json] [--tone] [--timeout-ms N]` (hardware.md §10): checks the
- * config, the identity, the ALSA devices, the GPIO lines, the path to the server (DNS, TCP, TLS,
- * OTA, WebSocket hello, token), the clock and the systemd settings, in that order. One line per
+ * config, the identity, the ALSA devices, the GPIO lines, OTA (when server.websocketUrl is unset:
+ * it hands out the URL and token), the path to the server (DNS, TCP, TLS, WebSocket, token,
+ * hello), the clock and the systemd settings, in that order. One line per
  * check with ✓/✗ and the fix; exit 0 when nothing failed, 1 when something did, 78 (EX_CONFIG)
  * when the config itself is invalid. Nothing here waits without a bound.
  */
 import { parseArgs } from 'node:util';
 import { EX_CONFIG, formatConfigErrors, loadConfig, summarizeConfig } from '../config/load.js';
 import { SYSFS_GPIO } from '../hardware/gpio.js';
+import type { FetchFn } from '../provisioning/ota.js';
 import type { Connector } from '../transport/connection.js';
 import { wsConnector } from '../transport/ws-connector.js';
 import {
@@ -29,7 +31,8 @@ export const DOCTOR_USAGE = `usage: speakerd doctor [--config F] [--json] [--ton
   --config F       the config file (default: SPEAKERD_CONFIG or /etc/speakerd/config.json)
   --json           one JSON object {ok, checks: [{name, ok, detail, fix?, ms?}]} on stdout
   --tone           play an audible 440 Hz tone on the speaker instead of silence
-  --timeout-ms N   bound of each network step (DNS, TCP, TLS, upgrade); default 5000
+  --timeout-ms N   bound of each network step (OTA, DNS, TCP, TLS, upgrade); default 5000
+                   (OTA: the smaller of this and ota.timeoutMs)
 
 exit status: 0 every check passed or was skipped, 1 a check failed, 78 the config is invalid, 2 bad arguments`;
 
@@ -44,6 +47,8 @@ export interface DoctorIo {
 /** Seams for tests; production uses the defaults. */
 export interface DoctorDeps {
   readonly connector?: Connector;
+  /** The OTA request's fetch; default the global one, as the daemon. */
+  readonly fetch?: FetchFn;
   /** The sysfs GPIO directory (tests: a fake tree). */
   readonly gpioRoot?: string;
   readonly now?: () => Date;
@@ -142,15 +147,19 @@ export async function runDoctor(
   report(await timed(() => checkCapture(config.audio, io.env)));
   report(await timed(() => checkPlayback(config.audio, io.env, args.tone)));
   report(...checkGpio(config, deps.gpioRoot ?? SYSFS_GPIO));
+  const now = deps.now ?? (() => new Date());
+  // Server lines appear one by one too: OTA and each network step may take up to --timeout-ms.
   const server = await checkServer({
     config,
     identity,
     timeoutMs: args.timeoutMs,
     connector: deps.connector ?? wsConnector,
+    now,
+    emit: (r) => report(r),
+    ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
   });
-  report(...server.results);
   report(
-    checkClock((deps.now ?? (() => new Date()))(), {
+    checkClock(now(), {
       serverDate: server.serverDate,
       ...(server.cert ? { cert: server.cert } : {}),
     }),

@@ -7,6 +7,7 @@ import { type ConfigError, loadConfig, redactUrl } from '../config/load.js';
 import type { Logger } from '../system/logger.js';
 
 export interface Credentials {
+  /** '' = none yet (OTA has not answered): the supervisor waits offline instead of connecting. */
   readonly url: string;
   readonly token: string;
 }
@@ -56,10 +57,16 @@ export class ConfigCredentialSource implements CredentialSource {
       );
       return this.#current;
     }
-    const next: Credentials = Object.freeze({
-      url: result.config.server.websocketUrl,
-      token: result.config.server.token,
-    });
+    const url = result.config.server.websocketUrl;
+    if (url === undefined) {
+      // The config now says "use OTA"; that takes a restart (a different credential source).
+      log.warn(
+        { reason },
+        'server.websocketUrl was removed from the config; keeping the previous credentials until a restart',
+      );
+      return this.#current;
+    }
+    const next: Credentials = Object.freeze({ url, token: result.config.server.token });
     const previous = this.#current;
     this.#current = next;
     log.info(

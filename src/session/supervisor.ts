@@ -222,6 +222,12 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
 
   #open(reason: string): void {
     const creds = this.#d.credentials.current();
+    if (creds.url === '') {
+      // OTA has not answered yet (provisioning/ota-credentials.ts): nothing to connect to. Offline
+      // until the credential source has a URL and the daemon calls connectNow (no retry timer).
+      this.#move('offline', `${reason}: no server URL yet`, 'waiting for the OTA server');
+      return;
+    }
     const n = ++this.stats.attempts;
     this.#lastAttemptAt = this.#d.clock.now();
     this.#sessionId = '';

@@ -117,10 +117,10 @@ test('doctor against the dev-server and the test sound card: every check passes 
       'audio capture',
       'audio playback',
       'gpio',
+      'ota',
       'dns',
       'tcp',
       'tls',
-      'ota',
       'websocket',
       'token',
       'hello',
@@ -135,7 +135,11 @@ test('doctor against the dev-server and the test sound card: every check passes 
     assert.ok(Number(level[1]) > -50 && Number(level[1]) < -3, capture.detail);
     assert.match(check(report.checks, 'hello').detail, /session_id \S+/);
     assert.match(check(report.checks, 'clock').detail, /server's Date/);
-    assert.equal(check(report.checks, 'ota').ok, 'skip');
+    assert.deepEqual(check(report.checks, 'ota'), {
+      name: 'ota',
+      ok: 'skip',
+      detail: 'server.websocketUrl is set: no OTA',
+    });
     // aplay really played into the rig: 200 ms at 24 kHz.
     await pollUntil(
       'played silence',
@@ -175,6 +179,197 @@ test('a stopped server: tcp ✗ with ECONNREFUSED, later server checks skipped, 
   }
   assert.ok(run.ms < 5000, `took ${Math.round(run.ms)} ms`);
   console.log(`# stopped server: ${Math.round(run.ms)} ms`);
+});
+
+test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hello against them', async () => {
+  const rig = new AlsaRig(24000);
+  const server = await startServer({ ota: true, auth: { key: 'doctor-ota-key' } });
+  const asked: { deviceId: string; clientId: string }[] = [];
+  server.on('ota', (e) => asked.push({ deviceId: e.deviceId, clientId: e.clientId }));
+  try {
+    rig.startMic(SPEECH, 0, 0.3);
+    await rig.startSpeaker();
+    const file = writeConfig({
+      server: { otaUrl: `http://127.0.0.1:${server.port}/xiaozhi/ota/` },
+      audio: { captureDevice: 'fakemic', playbackDevice: 'fakespk' },
+    });
+    const run = await doctor(['--config', file, '--json'], cleanEnv(rig.env));
+    const report = parseJson(run);
+    assert.deepEqual(
+      report.checks.filter((c) => c.ok === false),
+      [],
+      'no check fails',
+    );
+    assert.equal(run.code, 0);
+    assert.deepEqual(
+      report.checks.map((c) => c.name),
+      [
+        'config',
+        'identity',
+        'audio capture',
+        'audio playback',
+        'gpio',
+        'ota',
+        'dns',
+        'tcp',
+        'tls',
+        'websocket',
+        'token',
+        'hello',
+        'clock',
+        'systemd',
+        'sd-notify',
+      ],
+    );
+    assert.match(check(report.checks, 'config').detail, /ota=http:\/\/127\.0\.0\.1:\d+\/xiaozhi\/ota\//);
+    const ota = check(report.checks, 'ota');
+    assert.equal(ota.ok, true);
+    assert.match(
+      ota.detail,
+      new RegExp(
+        `answered in \\d+ ms: websocket ${server.url.replace(/[.]/g, '\\.')}, token yes, this clock agrees with server_time`,
+      ),
+    );
+    assert.deepEqual(asked, [{ deviceId: DEVICE_ID, clientId: CLIENT_ID }]);
+    assert.equal(check(report.checks, 'tcp').ok, true);
+    assert.match(
+      check(report.checks, 'websocket').detail,
+      new RegExp(`^${server.url.replace(/[.]/g, '\\.')}: upgraded`),
+    );
+    assert.equal(check(report.checks, 'token').detail, 'accepted (the token from OTA)');
+    assert.match(check(report.checks, 'hello').detail, /session_id \S+/);
+    // The token OTA handed out (signed for these ids) never reaches the output.
+    const signature = server.issueToken(CLIENT_ID, DEVICE_ID).split('.')[0] ?? '?';
+    assert.ok(!run.out.join('\n').includes(signature));
+    assert.ok(run.ms < 8000, `took ${Math.round(run.ms)} ms`);
+
+    // Text mode (no audio this time: the rig's mic feeds one arecord): the lines in the flow's order.
+    const textFile = writeConfig({
+      server: { otaUrl: `http://127.0.0.1:${server.port}/xiaozhi/ota/` },
+      audio: { captureDevice: MISSING, playbackDevice: MISSING },
+    });
+    const text = await doctor(['--config', textFile]);
+    assert.equal(text.code, 1);
+    assert.deepEqual(
+      text.out.filter((l) => l.startsWith('✗')).map((l) => l.split(':')[0]),
+      ['✗ audio capture', '✗ audio playback'],
+    );
+    const names = text.out.slice(0, -1).map((l) => /^(?:✓|✗|-) ([a-z -]+): /.exec(l)?.[1]);
+    assert.deepEqual(names.slice(names.indexOf('gpio')), [
+      'gpio',
+      'ota',
+      'dns',
+      'tcp',
+      'tls',
+      'websocket',
+      'token',
+      'hello',
+      'clock',
+      'systemd',
+      'sd-notify',
+    ]);
+    assert.match(text.out.find((l) => l.startsWith('✓ ota:')) ?? '', /token yes/);
+  } finally {
+    await server.stop();
+    await rig.close();
+  }
+});
+
+test('OTA: otaUrl on a stopped port: ota ✗ ECONNREFUSED with the fix, server checks skipped, fast', async () => {
+  const port = await closedPort();
+  const file = writeConfig({
+    server: { otaUrl: `http://127.0.0.1:${port}/xiaozhi/ota/` },
+    audio: { captureDevice: MISSING, playbackDevice: MISSING },
+  });
+  const run = await doctor(['--config', file, '--json']);
+  const { ok, checks } = parseJson(run);
+  assert.equal(run.code, 1);
+  assert.equal(ok, false);
+  const ota = check(checks, 'ota');
+  assert.equal(ota.ok, false);
+  assert.match(ota.detail, new RegExp(`^http://127\\.0\\.0\\.1:${port}/xiaozhi/ota/: .*ECONNREFUSED`));
+  assert.match(ota.fix ?? '', new RegExp(`nothing listens on 127\\.0\\.0\\.1:${port}: .*server\\.otaUrl`));
+  for (const name of ['dns', 'tcp', 'tls', 'websocket', 'token', 'hello']) {
+    assert.deepEqual(
+      { ok: check(checks, name).ok, detail: check(checks, name).detail },
+      { ok: 'skip', detail: 'needs the OTA answer' },
+      name,
+    );
+  }
+  assert.match(check(checks, 'clock').detail, /server Date not compared \(no OTA answer\)/);
+  assert.ok(run.ms < 3000, `took ${Math.round(run.ms)} ms`);
+
+  const text = await doctor(['--config', file]);
+  assert.match(
+    text.out.find((l) => l.startsWith('✗ ota:')) ?? '',
+    /^✗ ota: http:\/\/127\.0\.0\.1:\d+\/xiaozhi\/ota\/: .*ECONNREFUSED.* — fix: nothing listens on /,
+  );
+  assert.ok(text.out.includes('- hello: skipped (needs the OTA answer)'));
+  console.log(`# OTA refused: ${Math.round(run.ms)} ms`);
+});
+
+test('OTA: a server that accepts and never answers: ota ✗ within --timeout-ms (capping ota.timeoutMs)', async () => {
+  const held: net.Socket[] = [];
+  const silent = net.createServer((socket) => held.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const addr = silent.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  try {
+    const file = writeConfig({
+      server: { otaUrl: `http://127.0.0.1:${port}/xiaozhi/ota/` },
+      ota: { timeoutMs: 30_000 },
+      audio: { captureDevice: MISSING, playbackDevice: MISSING },
+    });
+    const run = await doctor(['--config', file, '--json', '--timeout-ms', '1000']);
+    const ota = check(parseJson(run).checks, 'ota');
+    assert.equal(ota.ok, false);
+    assert.match(ota.detail, /within 1000 ms \(E_OTA_TIMEOUT\)$/);
+    assert.match(ota.fix ?? '', /ota\.timeoutMs/);
+    assert.ok(run.ms < 3000, `took ${Math.round(run.ms)} ms`);
+  } finally {
+    for (const socket of held) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+});
+
+test('OTA: activation pending: ota ✓ with the code, the WebSocket is not opened', async () => {
+  const server = await startServer({ ota: true, activation: { code: '472913', pendingPolls: 1000 } });
+  let upgrades = 0;
+  let polls = 0;
+  server.on('connection', () => upgrades++);
+  server.on('activate', () => polls++);
+  try {
+    const file = writeConfig({
+      server: { otaUrl: `http://127.0.0.1:${server.port}/xiaozhi/ota/` },
+      audio: { captureDevice: MISSING, playbackDevice: MISSING },
+    });
+    const run = await doctor(['--config', file, '--json']);
+    const { checks } = parseJson(run);
+    const ota = check(checks, 'ota');
+    assert.equal(ota.ok, true);
+    assert.match(ota.detail, /token no, /);
+    assert.match(ota.detail, /activation pending: code 472913 — say it to the server's console\/app$/);
+    // The network path to the handed-out URL is still checked; the WebSocket waits for activation.
+    assert.equal(check(checks, 'tcp').ok, true);
+    for (const name of ['websocket', 'token', 'hello']) {
+      assert.deepEqual(
+        { ok: check(checks, name).ok, detail: check(checks, name).detail },
+        { ok: 'skip', detail: 'activation pending' },
+        name,
+      );
+    }
+    assert.equal(check(checks, 'clock').ok, true);
+    // Only the audio devices fail: a pending activation is the normal first boot.
+    assert.deepEqual(
+      checks.filter((c) => c.ok === false).map((c) => c.name),
+      ['audio capture', 'audio playback'],
+    );
+    assert.equal(upgrades, 0, 'no WebSocket upgrade while activation is pending');
+    assert.equal(polls, 0, 'doctor does not poll /activate');
+    assert.equal(server.isActivated(DEVICE_ID), false);
+  } finally {
+    await server.stop();
+  }
 });
 
 test('a missing ALSA device: the capture check quotes arecord and names the fix', async () => {

@@ -1,0 +1,118 @@
+/**
+ * MCP end to end (protocol.md §5.4): the real `speakerd run --sim` advertises features.mcp, the
+ * dev-server's MCP client initializes, lists the tools and, after an utterance, calls
+ * self.audio_speaker.set_volume; the daemon applies it to what it plays (the --tts-out file is
+ * quieter), keeps it in the state directory, and starts at that level the next time.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { perceptualGain } from '../../src/audio/volume.js';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'speakerd-mcp-'));
+
+interface Proc {
+  readonly child: ChildProcess;
+  out: string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+const procs: Proc[] = [];
+after(async () => {
+  for (const p of procs)
+    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => p.exit));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function speakerd(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  const p: Proc = { child, out: '', exit };
+  const take = (d: Buffer) => {
+    p.out += d.toString();
+  };
+  child.stdout?.on('data', take);
+  child.stderr?.on('data', take);
+  procs.push(p);
+  return p;
+}
+
+async function waitFor(what: string, ms: number, pred: () => boolean): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+test('the server sets the volume over MCP: applied to playback, persisted, loaded at the next start', async () => {
+  const server = speakerd(['dev-server', '--port', '0', '--mcp-volume']);
+  let url = '';
+  await waitFor('the dev-server URL', 10_000, () => {
+    url = /(ws:\/\/[^\s"]+)/.exec(server.out)?.[1] ?? '';
+    return url !== '';
+  });
+  const stateDir = join(dir, 'state');
+  const config = join(dir, 'config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { websocketUrl: url },
+      stateDir,
+      identity: { deviceId: '02:4d:43:50:00:01' },
+      hardware: 'simulated',
+      conversation: { buttonMode: 'push-to-talk' },
+    }),
+  );
+  const tts = join(dir, 'tts.raw');
+  const daemon = speakerd(['run', '--sim', '--config', config, '--tts-out', tts]);
+  await waitFor('online', 10_000, () => daemon.out.includes('"link_to":"ready"'));
+  assert.match(daemon.out, /"msg":"volume 100"/, 'starts at the default level');
+  // The dev-server lists the device's tools once the hello advertised MCP.
+  await waitFor('tools listed', 10_000, () => /self\.audio_speaker\.set_volume/.test(server.out));
+  assert.match(server.out, /self\.get_device_status/);
+
+  // One push-to-talk turn of ~2 s: the dev-server derives a volume from its length.
+  daemon.child.stdin?.write('p\n');
+  await sleep(2_000);
+  daemon.child.stdin?.write('r\n');
+  await waitFor('the reply played', 20_000, () =>
+    /"conversation_from":"speaking","conversation_to":"idle"/.test(daemon.out),
+  );
+  const set = /"msg":"volume 100 → (\d+) \(MCP\)"/.exec(daemon.out);
+  assert.ok(set, 'the daemon logged the volume change');
+  const level = Number(set[1]);
+  assert.ok(level >= 10 && level < 100, `set_volume gave ${level}`);
+  const persisted: unknown = JSON.parse(readFileSync(join(stateDir, 'volume.json'), 'utf8'));
+  assert.deepEqual(persisted, { level });
+  // The reply played at the new level: scaled by its gain, no sample can exceed gain × full scale.
+  const played = readFileSync(tts);
+  assert.ok(played.length > 24_000 * 2, `${played.length} bytes of TTS`);
+  let peak = 0;
+  for (let i = 0; i + 1 < played.length; i += 2) peak = Math.max(peak, Math.abs(played.readInt16LE(i)));
+  const bound = Math.ceil(32_768 * perceptualGain(level)) + 1;
+  assert.ok(peak > 0 && peak <= bound, `peak ${peak} at volume ${level} (bound ${bound})`);
+
+  daemon.child.kill('SIGTERM');
+  assert.deepEqual(await daemon.exit, { code: 0, signal: null });
+
+  // Restarted: the level set over MCP is the level it starts with.
+  const again = speakerd(['run', '--sim', '--config', config]);
+  await waitFor('the volume loaded', 10_000, () => again.out.includes(`"msg":"volume ${level}"`));
+  again.child.kill('SIGTERM');
+  assert.deepEqual(await again.exit, { code: 0, signal: null });
+  server.child.kill('SIGTERM');
+  await server.exit;
+});

@@ -1,26 +1,64 @@
 /**
- * `npm run bench` (issue 3, "Measure"; design.md §4: ratios measured side by side in one run):
- *  - CPU of the uplink path per audio second as a ratio to native libopus (bench/cpu.ts),
- *  - press → first frame on the wire, p50/p95 over 50 presses (bench/latency.ts),
- *  - RSS after 10 and 1,000 turns and a bare Node baseline (bench/memory.ts).
- * Prints one compact report with the goals and exits 0: a bench reports, it does not fail CI.
+ * `npm run bench` (issue 3, "Measure"; "Proof at scale" part 3; design.md §4: ratios measured side
+ * by side in one run):
+ *  - cpu:      CPU of the uplink path per audio second as a ratio to native libopus (bench/cpu.ts),
+ *  - latency:  press → first frame on the wire, p50/p95 over 50 presses (bench/latency.ts),
+ *  - memory:   RSS after 10 and 1,000 turns and a bare Node baseline (bench/memory.ts),
+ *  - deadpeer: half-open link → detected, vs pingIntervalMs + pongTimeoutMs (bench/link.ts, run by
+ *              scripts/measure.ts in a child process),
+ *  - restart:  server restart → ready for 20 devices, vs the reconnect policy's model (same),
+ *  - idle:     CPU of the real `speakerd run` with arecord running, not listening, as % of one core,
+ *              vs the same arecord alone (bench/idle.ts),
+ *  - startup:  spawn → READY=1 and → link ready, vs a bare `node -e 0` (bench/startup.ts).
+ * Prints one compact report with the goals, a summary table last, and exits 0: a bench reports, it
+ * does not fail CI.
  *
- *   node dist/bench/run.js [--only cpu,latency,memory] [--memory-node-flags=--max-semi-space-size=2]
+ *   node dist/bench/run.js [--only cpu,latency,memory,deadpeer,restart,idle,startup]
+ *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { arch, cpus, platform } from 'node:os';
 import { parseArgs } from 'node:util';
 import { describeError } from '../src/core/errors.js';
+import { benchScript, run, tail } from './children.js';
 import { type CpuResult, measureCpu } from './cpu.js';
+import { type IdleResult, measureIdle } from './idle.js';
 import { type LatencyResult, measureLatency, pcmFileSource, prerollSource } from './latency.js';
+import type { DeadPeerResult, RestartResult } from './link.js';
 import { daemonNodeFlags, type MemoryResult, measureMemory } from './memory.js';
-import { MB, mark, mb } from './stats.js';
+import { measureStartup, type StartupResult, type StartupTimes } from './startup.js';
+import { MB, mark, mb, Skipped } from './stats.js';
 
 const GOALS = {
   cpuRatio: 2.5,
   latencyP95Ms: 70,
   growthBytes: 5 * MB,
   steadyBytes: 90 * MB,
+  /**
+   * Dead-peer detection never later than the configured bound (pingIntervalMs + pongTimeoutMs),
+   * give or take how late a timer and the state event fire on a busy loop.
+   */
+  deadPeerSlackMs: 50,
+  /** Restart → ready: the slowest device within the policy model's p99 of the slowest, plus a handshake. */
+  restartSlackMs: 100,
+  idlePct: 5,
+  readyMs: 2000,
 } as const;
+
+const ALL_PARTS = 'cpu,latency,memory,deadpeer,restart,idle,startup';
+
+/** One line of the closing summary: what, the number, the goal and whether it was met. */
+interface Row {
+  readonly what: string;
+  readonly value: string;
+  readonly goal: string;
+  readonly ok: boolean | undefined;
+}
+const summary: Row[] = [];
+const row = (what: string, value: string, goal = '', ok?: boolean): void => {
+  summary.push({ what, value, goal, ok });
+};
+const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -47,6 +85,14 @@ function reportCpu(r: CpuResult): void {
     out(
       `         (Opus bytes per run: speakerd ${r.speakerdBytes}, native ${r.nativeBytes ?? '?'}; frames refused by the send guard: ${r.refused})`,
     );
+    row(
+      'audio path CPU vs native libopus',
+      `${r.speakerd.toFixed(2)} vs ${(r.native ?? Number.NaN).toFixed(2)} ms/s = ${r.ratio.toFixed(2)}×`,
+      `≤ ${GOALS.cpuRatio}×`,
+      r.ratio <= GOALS.cpuRatio,
+    );
+  } else {
+    row('audio path CPU', `${r.speakerd.toFixed(2)} ms/audio s, no native ratio`);
   }
 }
 
@@ -63,6 +109,12 @@ function reportLatency(r: LatencyResult): void {
     `         (p50: press → listen start at the server ${r.listenStartP50.toFixed(1)} ms, → first frame handed to the socket ${r.firstSentP50.toFixed(1)} ms;`,
   );
   out(`         the first press after start, not counted: ${r.coldMs.toFixed(1)} ms)`);
+  row(
+    `press → first frame, ${r.label}`,
+    `p50 ${f.p50.toFixed(1)} ms, p95 ${f.p95.toFixed(1)} ms`,
+    `p95 ≤ ${GOALS.latencyP95Ms} ms`,
+    f.p95 <= GOALS.latencyP95Ms,
+  );
 }
 
 function reportMemory(r: MemoryResult): void {
@@ -100,6 +152,154 @@ function reportMemory(r: MemoryResult): void {
   out(
     `         turns ended: ${outcomes} (each turn: a reply, then a click ends the auto follow-up); ${r.seconds.toFixed(0)} s`,
   );
+  row(
+    `RSS after ${r.turns} turns vs bare node`,
+    `${mb(r.afterAll)} = ${(r.afterAll / r.baseline).toFixed(2)}× ${mb(r.baseline)}; growth ${(growth / MB).toFixed(1)} MB`,
+    `≤ ${GOALS.steadyBytes / MB} MB, growth ≤ ${GOALS.growthBytes / MB} MB`,
+    r.afterAll <= GOALS.steadyBytes && growth <= GOALS.growthBytes,
+  );
+}
+
+const list = (xs: readonly number[]): string =>
+  [...xs]
+    .sort((a, b) => a - b)
+    .map((x) => (x / 1000).toFixed(2))
+    .join(' ');
+
+function reportDeadPeer(r: DeadPeerResult): void {
+  const ofBound = r.maxMs / r.boundMs;
+  const ok = r.maxMs <= r.boundMs + GOALS.deadPeerSlackMs;
+  out(
+    `DEADPEER half-open link (the fault proxy blackholes it) → supervisor leaves ready; real ws, shipped defaults,`,
+  );
+  out(`         ${r.runs} devices at phases spread over one ping interval: ${list(r.timesMs)} s`);
+  out(
+    `         median ${sec(r.medianMs)} (${(r.medianMs / r.expectedMedianMs).toFixed(2)}× the ${sec(r.expectedMedianMs)} expected at a random phase)   max ${sec(r.maxMs)}`,
+  );
+  out(
+    `         bound ping ${sec(r.pingIntervalMs)} + pong timeout ${sec(r.pongTimeoutMs)} = ${sec(r.boundMs)}   max/bound ${ofBound.toFixed(3)}   goal max ≤ bound (+${GOALS.deadPeerSlackMs} ms timer slack)   ${mark(ok)}`,
+  );
+  row(
+    'dead-peer detection vs bound',
+    `median ${sec(r.medianMs)}, max ${sec(r.maxMs)} = ${ofBound.toFixed(3)}× bound ${sec(r.boundMs)}`,
+    `max ≤ ${sec(r.boundMs)}`,
+    ok,
+  );
+}
+
+function reportRestart(r: RestartResult): void {
+  const m = r.model;
+  const goalMs = m.maxP99Ms + GOALS.restartSlackMs;
+  out(
+    `RESTART  server down ${sec(r.downMs)} (1001 to every client), back on the same port → device ready; ${r.devices} devices,`,
+  );
+  out(`         links settled (past authFailureWindowMs), fresh backoff: ${list(r.timesMs)} s`);
+  out(
+    `         policy model (real Backoff, measured outage ${sec(r.outageMs)}, routine delay < ${sec(r.routineReconnectMs)}, then full jitter`,
+  );
+  out(
+    `         from ${sec(r.backoffBaseMs)}): one device p50 ${sec(m.p50Ms)} p95 ${sec(m.p95Ms)} p99 ${sec(m.p99Ms)}; slowest of ${m.devices} p50 ${sec(m.maxP50Ms)} p99 ${sec(m.maxP99Ms)}`,
+  );
+  out(
+    `         median ${sec(r.medianMs)} (${(r.medianMs / m.p50Ms).toFixed(2)}× model)   max ${sec(r.maxMs)} (${(r.maxMs / m.maxP50Ms).toFixed(2)}× model)   goal max ≤ model p99 + ${GOALS.restartSlackMs} ms handshake = ${sec(goalMs)}   ${mark(r.maxMs <= goalMs)}`,
+  );
+  row(
+    'server restart → ready vs policy',
+    `median ${sec(r.medianMs)} = ${(r.medianMs / m.p50Ms).toFixed(2)}× model, max ${sec(r.maxMs)} = ${(r.maxMs / m.maxP50Ms).toFixed(2)}× model`,
+    `max ≤ ${sec(goalMs)}`,
+    r.maxMs <= goalMs,
+  );
+}
+
+function reportIdle(r: IdleResult): void {
+  out(
+    `IDLE     CPU of the real \`speakerd run\` (arecord on the fake sound card, connected, watchdog on, not listening),`,
+  );
+  out(
+    `         ${r.windowS.toFixed(1)} s after a ${r.warmupS} s warm-up, /proc ${r.clock}; status: ${r.status}`,
+  );
+  out(
+    `         speakerd + arecord ${r.speakerdPct.toFixed(2)} % of one core (its node ${r.nodePct.toFixed(2)} %, ${r.wakeupsPerS.toFixed(0)} wake-ups/s)   same window:`,
+  );
+  out(
+    `         arecord alone ${r.arecordPct.toFixed(3)} %   speakerd --sim (no capture) ${r.simPct.toFixed(2)} %   bare node ${r.bareNodePct.toFixed(3)} %`,
+  );
+  out(
+    `         ratio speakerd / arecord alone ${r.ratio.toFixed(0)}×   goal ≤ ${GOALS.idlePct} % of one core   ${mark(r.speakerdPct <= GOALS.idlePct)}`,
+  );
+  row(
+    'idle CPU (capture on, not listening)',
+    `${r.speakerdPct.toFixed(2)} % of a core = ${r.ratio.toFixed(0)}× arecord alone (${r.arecordPct.toFixed(3)} %)`,
+    `≤ ${GOALS.idlePct} %`,
+    r.speakerdPct <= GOALS.idlePct,
+  );
+}
+
+function reportStartup(r: StartupResult): void {
+  out(
+    `STARTUP  spawn → READY=1 at a fake NOTIFY_SOCKET and → link ready (dev-server child), node flags as the unit;`,
+  );
+  out(
+    `         medians of ${r.runs} interleaved rounds after one warm-up; bare \`node -e 0\` spawn → exit ${sec(r.bareNodeP50)}`,
+  );
+  const line = (label: string, t: StartupTimes): void => {
+    const ratio = t.readyP50 / r.bareNodeP50;
+    out(
+      `         ${label.padEnd(18)} READY ${sec(t.readyP50)} (${ratio.toFixed(1)}× bare node)   link ready ${sec(t.linkP50)}   goal READY < ${sec(GOALS.readyMs)}   ${mark(t.readyP50 < GOALS.readyMs)}`,
+    );
+    out(`         ${''.padEnd(18)} READY [s] ${list(t.readyMs)}`);
+    row(
+      `startup → READY=1, ${label}`,
+      `${sec(t.readyP50)} = ${ratio.toFixed(1)}× bare node; link ready ${sec(t.linkP50)}`,
+      `< ${sec(GOALS.readyMs)}`,
+      t.readyP50 < GOALS.readyMs,
+    );
+  };
+  line('run --sim', r.sim);
+  if (r.alsa) line('run (ALSA arecord)', r.alsa);
+  else out(`         run (ALSA): skipped — ${r.alsaSkipped ?? 'no result'}`);
+}
+
+/** deadpeer and restart run in scripts/measure.ts: the test harness they use stays out of this process. */
+async function measureLink(part: 'dead-peer' | 'restart'): Promise<{
+  deadPeer?: DeadPeerResult;
+  restart?: RestartResult;
+}> {
+  const script = benchScript('../scripts/measure.js');
+  const r = await run(process.execPath, [script, '--json', '--only', part], { timeoutMs: 120_000 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || line === '') throw new Error(`measure ${part}: ${r.error ?? tail(r.stderr)}`);
+  // Our own child's one JSON line (scripts/measure.ts builds it from these types).
+  return JSON.parse(line) as { deadPeer?: DeadPeerResult; restart?: RestartResult };
+}
+
+function need<T>(x: T | undefined, what: string): T {
+  if (x === undefined) throw new Error(`${what}: no result`);
+  return x;
+}
+
+/** CPU model (or the board's name on a Pi, where /proc/cpuinfo has no model name), cores, MHz. */
+function machine(): string {
+  const c = cpus();
+  let model = c[0]?.model.trim() ?? '';
+  if (existsSync('/proc/device-tree/model')) {
+    const board = readFileSync('/proc/device-tree/model', 'utf8').replace(/\0/g, '').trim();
+    model = model ? `${board}, ${model}` : board;
+  }
+  const mhz = c[0]?.speed ? ` @ ${c[0].speed} MHz` : '';
+  return `${model || 'unknown CPU'}${mhz} · ${c.length} cores`;
+}
+
+function printSummary(): void {
+  if (summary.length === 0) return;
+  out('SUMMARY');
+  const w = Math.max(...summary.map((r) => r.what.length));
+  const v = Math.max(...summary.map((r) => r.value.length));
+  const g = Math.max(...summary.map((r) => r.goal.length));
+  for (const r of summary) {
+    const verdict = r.ok === undefined ? '' : mark(r.ok);
+    out(`  ${r.what.padEnd(w)}  ${r.value.padEnd(v)}  ${r.goal.padEnd(g)}  ${verdict}`.trimEnd());
+  }
 }
 
 async function part<T>(name: string, measure: () => Promise<T>, report: (r: T) => void): Promise<void> {
@@ -107,21 +307,26 @@ async function part<T>(name: string, measure: () => Promise<T>, report: (r: T) =
     report(await measure());
   } catch (err) {
     // Reported, not thrown: the other measurements still run and the bench still exits 0.
-    out(`${name.padEnd(8)} not measured: ${describeError(err)}`);
+    const why = err instanceof Skipped ? `skipped — ${err.message}` : `not measured: ${describeError(err)}`;
+    out(`${name.padEnd(8)} ${why}`);
+    row(name.toLowerCase(), why);
   }
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      only: { type: 'string', default: 'cpu,latency,memory' },
+      only: { type: 'string', default: ALL_PARTS },
       'memory-node-flags': { type: 'string', default: '' }, // default: the daemon's shebang flags
+      'idle-seconds': { type: 'string', default: '20' },
     },
   });
   const only = new Set(values.only.split(','));
+  const unknown = [...only].filter((p) => !ALL_PARTS.split(',').includes(p));
+  if (unknown.length > 0) out(`bench: unknown part(s) ${unknown.join(', ')}; the parts are ${ALL_PARTS}`);
   const t0 = performance.now();
   out(
-    `speakerd bench · node ${process.version} · ${platform()} ${arch()} · ${cpus().length} CPUs · ${new Date().toISOString().slice(0, 16)}Z`,
+    `speakerd bench · node ${process.version} · ${platform()} ${arch()} · ${machine()} · ${new Date().toISOString().slice(0, 16)}Z`,
   );
   if (only.has('cpu')) await part('CPU', () => measureCpu((l) => out(l)), reportCpu);
   if (only.has('latency')) {
@@ -143,6 +348,21 @@ async function main(): Promise<void> {
     const flags = given.length > 0 ? given : daemonNodeFlags();
     await part('MEMORY', () => measureMemory(flags), reportMemory);
   }
+  if (only.has('deadpeer')) {
+    await part(
+      'DEADPEER',
+      async () => need((await measureLink('dead-peer')).deadPeer, 'dead-peer'),
+      reportDeadPeer,
+    );
+  }
+  if (only.has('restart')) {
+    await part('RESTART', async () => need((await measureLink('restart')).restart, 'restart'), reportRestart);
+  }
+  if (only.has('idle')) {
+    await part('IDLE', () => measureIdle({ windowS: Number(values['idle-seconds']) }), reportIdle);
+  }
+  if (only.has('startup')) await part('STARTUP', () => measureStartup(), reportStartup);
+  printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 

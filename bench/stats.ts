@@ -31,3 +31,6 @@ export function mb(bytes: number): string {
 export function mark(ok: boolean): string {
   return ok ? 'PASS' : 'over';
 }
+
+/** A part that cannot run on this machine (a tool missing): reported with the reason, not as a failure. */
+export class Skipped extends Error {}

@@ -1,78 +1,65 @@
 /**
- * `npm run measure`: the numbers the README reports, measured with the shipped connection
- * defaults against the real dev-server through the fault proxy (never asserted in tests).
- *  - dead-peer detection: the proxy blackholes a ready connection (half-open); time until the
- *    supervisor leaves `ready`. 10 devices in parallel, each blackholed at a random phase.
- *  - server restart → ready: the dev-server is stopped, restarted on the same port 1 s later;
- *    time from the new server listening to the daemon's `ready`. 20 devices, one restart each.
+ * `npm run measure`: the link numbers the README reports, with the shipped connection defaults,
+ * real `ws` against the dev-server through the fault proxy (bench/link.ts; never asserted in tests).
+ *  - dead-peer detection: 10 devices, each blackholed at its own phase; vs pingIntervalMs + pongTimeoutMs.
+ *  - server restart → ready: 20 devices, the server down 1 s; vs the reconnect policy's model.
+ * `npm run bench` runs this same script as a child (`--json`) for its DEAD-PEER and RESTART parts.
+ *
+ *   node dist/scripts/measure.js [--only dead-peer,restart] [--json]
  */
-import { systemRandom } from '../src/core/random.js';
-import { Rig } from '../test/integration/harness.js';
+import { parseArgs } from 'node:util';
+import { type DeadPeerResult, measureDeadPeer, measureRestart, type RestartResult } from '../bench/link.js';
+import { describeError } from '../src/core/errors.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const list = (xs: readonly number[]): string =>
+  [...xs]
+    .sort((a, b) => a - b)
+    .map((x) => (x / 1000).toFixed(2))
+    .join(' ');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+function printDeadPeer(r: DeadPeerResult): void {
+  console.log(
+    `dead-peer detection (ping ${s(r.pingIntervalMs)}, pong timeout ${s(r.pongTimeoutMs)}), ${r.runs} runs [s]: ${list(r.timesMs)}`,
+  );
+  console.log(
+    `  median ${s(r.medianMs)} (expected at a random phase ${s(r.expectedMedianMs)}), max ${s(r.maxMs)} (bound ${s(r.boundMs)}: ${(r.maxMs / r.boundMs).toFixed(2)}× of it)`,
+  );
 }
 
-const fmt = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(' ');
-
-async function deadPeer(): Promise<number[]> {
-  const one = async (i: number): Promise<number> => {
-    const rig = await Rig.create({ productionTimings: true, random: systemRandom });
-    try {
-      await rig.ready();
-      // A random phase against the 5 s ping schedule, like a real cable pull.
-      await sleep(1000 + i * 450);
-      const t0 = performance.now();
-      rig.proxy.setMode('blackhole');
-      await rig.until('dead peer detected', () => rig.link !== 'ready', 20_000);
-      return performance.now() - t0;
-    } finally {
-      await rig.close();
-    }
-  };
-  return Promise.all(Array.from({ length: 10 }, (_, i) => one(i)));
-}
-
-async function restarts(n: number): Promise<number[]> {
-  // n devices, each with its own server, restarted at the same moment: every device starts from a
-  // settled link (a fresh backoff), as after a long quiet day.
-  const one = async (): Promise<number> => {
-    const rig = await Rig.create({ productionTimings: true, random: systemRandom });
-    try {
-      await rig.ready();
-      await sleep(500);
-      await rig.serverDown();
-      await sleep(1000);
-      await rig.serverUp();
-      const t0 = performance.now();
-      await rig.ready(60_000);
-      return performance.now() - t0;
-    } finally {
-      await rig.close();
-    }
-  };
-  return Promise.all(Array.from({ length: n }, () => one()));
+function printRestart(r: RestartResult): void {
+  console.log(`server restart (${s(r.downMs)} down) → ready, ${r.devices} devices [s]: ${list(r.timesMs)}`);
+  console.log(
+    `  median ${s(r.medianMs)}, max ${s(r.maxMs)}; measured outage (close → listening) ${s(r.outageMs)}`,
+  );
+  console.log(
+    `  policy model (routine ≤ ${s(r.routineReconnectMs)}, then full jitter ${s(r.backoffBaseMs)}…${s(r.backoffCapMs)}): p50 ${s(r.model.p50Ms)}, p95 ${s(r.model.p95Ms)}, p99 ${s(r.model.p99Ms)};`,
+  );
+  console.log(
+    `  the slowest of ${r.model.devices}: median ${s(r.model.maxP50Ms)}, p99 ${s(r.model.maxP99Ms)} → measured median ${(r.medianMs / r.model.p50Ms).toFixed(2)}× model, max ${(r.maxMs / r.model.maxP50Ms).toFixed(2)}× model`,
+  );
 }
 
 async function main(): Promise<void> {
-  const dead = await deadPeer();
-  console.log(`dead-peer detection (ping 5 s, pong timeout 4 s), 10 runs [s]: ${fmt(dead)}`);
-  console.log(
-    `  median ${(median(dead) / 1000).toFixed(2)} s, max ${(Math.max(...dead) / 1000).toFixed(2)} s (bound 9 s)`,
-  );
-  const up = await restarts(20);
-  console.log(`server restart (1 s down) → ready, 20 restarts [s]: ${fmt(up)}`);
-  console.log(`  median ${(median(up) / 1000).toFixed(2)} s, max ${(Math.max(...up) / 1000).toFixed(2)} s`);
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string', default: 'dead-peer,restart' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const only = new Set(values.only.split(','));
+  const deadPeer = only.has('dead-peer') ? await measureDeadPeer(10) : undefined;
+  if (deadPeer && !values.json) printDeadPeer(deadPeer);
+  const restart = only.has('restart') ? await measureRestart(20, 1000) : undefined;
+  if (restart && !values.json) printRestart(restart);
+  // One line for the bench: {"deadPeer": …, "restart": …}.
+  if (values.json) process.stdout.write(`${JSON.stringify({ deadPeer, restart })}\n`);
 }
 
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    console.error(err);
+    process.stderr.write(`measure: ${describeError(err)}\n`);
     process.exit(1);
   },
 );

@@ -98,6 +98,12 @@ export const connectionSchema = z
       60_000,
       'after a routine server close (1000/1001/1005) reconnect within a random delay up to this',
     ),
+    refreshMinIntervalMs: ms(
+      10_000,
+      0,
+      600_000,
+      'after a refused token, credentials (OTA) are refreshed at most once per this, whatever the backoff drew',
+    ),
     authFailureWindowMs: ms(
       3_000,
       100,

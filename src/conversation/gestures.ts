@@ -58,7 +58,19 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
 function begin(ctx: TurnContext, turn: Turn): void {
   const { session } = ctx.d;
   if (session.state === 'ready') {
-    ctx.openTurn(turn, `${turn.trigger}: listen start (${turn.mode})`);
+    const epoch = ctx.epoch;
+    ctx.turn = turn;
+    if (ctx.send(listenStart(turn.mode), 'listen start')) {
+      // Listening first: the pre-roll's frames go out inside micStart() as this turn's audio.
+      ctx.enter('listening', `${turn.trigger}: listen start (${turn.mode})`);
+      ctx.micStart();
+      return;
+    }
+    if (epoch !== ctx.epoch) return; // the loss was reported during the send and handled
+    // The seed bug's instant: the link died under the press (close right after hello). The press
+    // is not lost: it waits like a press made offline and starts when the link is back.
+    ctx.enter('connecting', `${turn.trigger}: listen start not sent, link lost under the press: connecting`);
+    ctx.micStart();
     return;
   }
   // The user cannot wait for a backoff timer: connect now, keep what is said meanwhile.

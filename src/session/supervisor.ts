@@ -68,6 +68,8 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #sessionId = '';
   #detail = 'not started';
   #refreshDue: string | undefined;
+  /** When credentials were last refreshed: the next refresh waits refreshMinIntervalMs. */
+  #lastRefreshAt = Number.NEGATIVE_INFINITY;
   #earlyCloses = 0;
   #shortSessions = 0;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
@@ -197,6 +199,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#refreshDue = undefined;
       this.#move('connecting', `refreshing credentials (${refresh})`);
       this.stats.credentialRefreshes++;
+      this.#lastRefreshAt = this.#d.clock.now();
       let settled = false;
       const proceed = (why: string | undefined): void => {
         if (settled) return;
@@ -342,7 +345,13 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     }
     const cause =
       end.kind === 'routine' ? `server closed ${end.code} ${readyForMs} ms after hello` : end.cause;
-    const delay = this.#backoff.next();
+    let delay = this.#backoff.next();
+    if (this.#refreshDue !== undefined) {
+      // Full jitter can draw a delay near 0: a refresh (an OTA request for the fleet's server)
+      // still waits refreshMinIntervalMs after the previous one, a hard per-device rate bound.
+      const earliest = this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now();
+      delay = Math.max(delay, earliest);
+    }
     log.warn(
       { attempt: a.n, cause, delay_ms: delay, failures: this.#backoff.attempt },
       'connection failed; backing off',

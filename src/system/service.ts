@@ -118,7 +118,8 @@ export class Service {
     const linkLimit: Partial<Record<LinkState, number>> = {
       connecting: c.handshakeTimeoutMs,
       handshaking: c.helloTimeoutMs,
-      backoff: c.backoffCapMs,
+      // A refused token may hold the next attempt back to refreshMinIntervalMs (supervisor.ts).
+      backoff: Math.max(c.backoffCapMs, c.refreshMinIntervalMs),
       closing: CLOSING_LIMIT_MS,
     };
     // Listening and speaking re-arm their deadlines on activity; these two never do.

@@ -367,30 +367,29 @@ test('the link leaving ready without a lost event also ends the turn', () => {
   h.done();
 });
 
-test('seed bug: listen start refused → offline, nothing half open; after ready a click completes a turn', () => {
+test('seed bug: listen start refused → the press waits like one made offline, and its turn runs once the link is back', () => {
   const h = setup();
   h.session.sendResult = false; // closed right after hello, the supervisor has not noticed yet
   h.conv.input('click');
-  h.check('offline');
-  assert.equal(h.source.running, false);
-  assert.equal(h.clock.pending, 0);
-  assert.equal(h.turns[0]?.outcome, 'send-failed');
-  // The supervisor notices, reconnects, says hello again.
+  h.check('connecting');
+  assert.equal(h.source.running, true, 'what is said meanwhile is kept');
+  assert.equal(h.turns.length, 0, 'the press is not given up');
+  // The supervisor notices, reconnects, says hello again: the same press becomes the turn.
   h.session.sendResult = true;
   h.session.lose('server closed 1005', true);
-  h.check('offline');
-  h.session.becomeReady('sid-2');
-  h.check('idle');
-  h.session.clearSent();
-  h.conv.input('click');
+  h.check('connecting');
   h.source.emitFrame();
+  h.session.becomeReady('sid-2');
+  h.check('listening');
   h.session.stt('hello');
   h.session.tts('start');
   h.session.serverAudio(PACKET);
   h.session.tts('stop');
   h.check('listening');
+  // The refused one, then the one on the new session.
   assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen start auto']);
   assert.equal(h.turns.at(-1)?.outcome, 'reply');
+  assert.ok((h.turns.at(-1)?.framesSent ?? 0) >= 1, 'the frame said while reconnecting went out');
   h.done();
 });
 

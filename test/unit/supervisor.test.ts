@@ -348,3 +348,25 @@ test('a credential refresh that never answers is bounded; stop during a refresh 
   await s.sup.stop();
   assert.equal(s.clock.pending, 0);
 });
+
+test('a token refused again and again: refreshes (OTA requests) at most once per refreshMinIntervalMs', async () => {
+  const s = setup({ backoffBaseMs: 100, backoffCapMs: 200 });
+  s.sup.start();
+  const refreshAt: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const c = s.fc.last();
+    c.serverOpen();
+    c.serverText('认证失败');
+    c.serverClose(1000);
+    const before = s.creds.refreshes.length;
+    s.clock.advance(s.clock.msToNext());
+    await flush();
+    if (s.creds.refreshes.length > before) refreshAt.push(s.clock.now());
+  }
+  assert.ok(refreshAt.length >= 3, `${refreshAt.length} refreshes`);
+  const gaps = refreshAt.slice(1).map((t, i) => t - (refreshAt[i] ?? 0));
+  assert.ok(
+    gaps.every((g) => g >= 10_000),
+    `refresh gaps ${gaps.join(', ')} ms (backoff alone would allow ≤ 200 ms)`,
+  );
+});

@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -27,6 +26,7 @@ import {
   setLevel,
   type TraceEntry,
 } from '../fakes/gpio-rig.js';
+import { freePort } from '../fakes/speakerd-proc.js';
 
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 
@@ -77,15 +77,6 @@ function spawnSpeakerd(args: string[]): Proc {
   const p = { child, lines, exit };
   procs.push(p);
   return p;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
 }
 
 async function startDevServer(port: number): Promise<Proc> {

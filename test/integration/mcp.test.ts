@@ -5,65 +5,25 @@
  * quieter), keeps it in the state directory, and starts at that level the next time.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { perceptualGain } from '../../src/audio/volume.js';
+import { SpeakerdProcs, waitFor } from '../fakes/speakerd-proc.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'speakerd-mcp-'));
 
-interface Proc {
-  readonly child: ChildProcess;
-  out: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-const procs: Proc[] = [];
+const procs = new SpeakerdProcs();
 after(async () => {
-  for (const p of procs)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exit));
+  await procs.killAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function speakerd(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  const p: Proc = { child, out: '', exit };
-  const take = (d: Buffer) => {
-    p.out += d.toString();
-  };
-  child.stdout?.on('data', take);
-  child.stderr?.on('data', take);
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(what: string, ms: number, pred: () => boolean): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const speakerd = (args: string[]) => procs.spawn(args);
 
 test('the server sets the volume over MCP: applied to playback, persisted, loaded at the next start', async () => {
-  const server = speakerd(['dev-server', '--port', '0', '--mcp-volume']);
-  let url = '';
-  await waitFor('the dev-server URL', 10_000, () => {
-    url = /(ws:\/\/[^\s"]+)/.exec(server.out)?.[1] ?? '';
-    return url !== '';
-  });
+  const { proc: server, url } = await procs.devServer(0, ['--mcp-volume']);
   const stateDir = join(dir, 'state');
   const config = join(dir, 'config.json');
   writeFileSync(

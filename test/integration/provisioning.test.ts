@@ -7,73 +7,22 @@
  * endpoint answering garbage, it connects with the cached URL and token.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { startNotifyReceiver } from '../fakes/notify-receiver.js';
+import { freePort, SpeakerdProcs, waitFor } from '../fakes/speakerd-proc.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'speakerd-provisioning-'));
 
-interface Proc {
-  readonly child: ChildProcess;
-  out: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-const procs: Proc[] = [];
+const procs = new SpeakerdProcs();
 after(async () => {
-  for (const p of procs)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exit));
+  await procs.killAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function speakerd(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  const p: Proc = { child, out: '', exit };
-  const take = (d: Buffer) => {
-    p.out += d.toString();
-  };
-  child.stdout?.on('data', take);
-  child.stderr?.on('data', take);
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(what: string, ms: number, pred: () => boolean): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
-}
-
-async function devServer(port: number, args: string[]): Promise<Proc> {
-  const p = speakerd(['dev-server', '--port', String(port), ...args]);
-  await waitFor('the dev-server', 10_000, () => p.out.includes(`ws://127.0.0.1:${port}`));
-  return p;
-}
+const speakerd = (args: string[], env: NodeJS.ProcessEnv = {}) => procs.spawn(args, env);
+const devServer = async (port: number, args: string[]) => (await procs.devServer(port, args)).proc;
 
 test('fresh device: OTA → activation code shown → 202 ×3 → 200 → OTA → ready; the cache carries it through an OTA outage', async (t) => {
   const port = await freePort();

@@ -5,75 +5,29 @@
  * SIGTERM and exit 0 within 5 s; journal priorities with JOURNAL_STREAM; a token never printed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { readPcmFile } from '../../src/audio/file-audio.js';
 import { SPEECH_FIXTURE } from '../../src/demo.js';
 import { signToken } from '../../src/devserver/auth.js';
 import { AlsaRig } from '../fakes/alsa-rig.js';
 import { type NotifyMessage, startNotifyReceiver } from '../fakes/notify-receiver.js';
+import { SpeakerdProcs, waitFor } from '../fakes/speakerd-proc.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'speakerd-systemd-'));
 const DEVICE_ID = '02:53:59:53:54:44';
 const CLIENT_ID = '6f1c2a4e-8b1d-4c3e-9f2a-0123456789ab';
 
-interface Proc {
-  readonly child: ChildProcess;
-  out: string;
-  err: string;
-  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-const procs: Proc[] = [];
+const procs = new SpeakerdProcs();
 after(async () => {
-  for (const p of procs)
-    if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-  await Promise.all(procs.map((p) => p.exit));
+  await procs.killAll();
   rmSync(dir, { recursive: true, force: true });
 });
-
-function speakerd(args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, [MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  });
-  const p: Proc = { child, out: '', err: '', exit };
-  child.stdout?.on('data', (d: Buffer) => {
-    p.out += d.toString();
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    p.err += d.toString();
-  });
-  procs.push(p);
-  return p;
-}
-
-async function waitFor(what: string, ms: number, pred: () => boolean): Promise<void> {
-  const t0 = Date.now();
-  while (!pred()) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function devServer(extra: string[] = []): Promise<{ proc: Proc; url: string }> {
-  const proc = speakerd(['dev-server', '--port', '0', ...extra], {});
-  let url = '';
-  await waitFor('the dev-server URL', 10_000, () => {
-    url = /(ws:\/\/[^\s"]+)/.exec(proc.out)?.[1] ?? '';
-    return url !== '';
-  });
-  return { proc, url };
-}
+const speakerd = (args: string[], env: NodeJS.ProcessEnv) => procs.spawn(args, env);
+const devServer = (extra: string[] = []) => procs.devServer(0, extra);
 
 const has = (m: NotifyMessage, key: string) => m.fields[key] !== undefined;
 

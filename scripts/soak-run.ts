@@ -314,9 +314,8 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     await sleep(holdMs);
     gesture('r');
   };
-  let authMethod = 'setAuthKey';
-  const rotatable = server as unknown as { rotateAuthKey?: () => unknown };
-  if (typeof rotatable.rotateAuthKey === 'function') authMethod = 'rotateAuthKey';
+  // A xinnan restart without a fixed auth_key: every token issued before is refused.
+  const authMethod = 'rotateAuthKey';
   const world: SoakWorld = {
     server,
     proxy,
@@ -333,10 +332,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     waitFor,
     conversation: () => daemon.conversation,
     turnEndedAfter: (seq) => turnSeq.n > seq,
-    rotateAuthKey: () => {
-      if (typeof rotatable.rotateAuthKey === 'function') rotatable.rotateAuthKey.call(server);
-      else server.setAuthKey(randomBytes(16).toString('hex'));
-    },
+    rotateAuthKey: () => server.rotateAuthKey(),
     provisionToken: () => {
       fileConfig.server.token = server.issueToken(clientId, DEVICE_ID);
       writeConfig();

@@ -5,11 +5,13 @@
  * turns cost no disk and no memory. A drain that dies (the rig's own FIFO race) is restarted and
  * counted; that is the rig's fault, not the daemon's.
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { killAndReap } from '../test/fakes/reap.js';
 
 const HELPERS = fileURLToPath(new URL('../../test/fakes/alsa/', import.meta.url));
 const STOCK_ALSA_CONF = '/usr/share/alsa/alsa.conf';
@@ -113,13 +115,6 @@ export class SoakAlsa {
 
   async close(): Promise<void> {
     this.#closing = true;
-    const exits = [...this.#children].map(
-      (p) =>
-        new Promise<void>((resolve) =>
-          p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve()),
-        ),
-    );
-    for (const p of this.#children) p.kill('SIGKILL');
-    await Promise.all(exits);
+    await killAndReap(this.#children);
   }
 }

@@ -3,11 +3,13 @@
  * `fakemic` and `fakespk` PCMs are the `file` plugin on FIFOs, a paced feeder playing the mic and a
  * paced drain playing the speaker. Children get the config through `ALSA_CONFIG_PATH` in `env`.
  */
+
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killAndReap } from './reap.js';
 
 const HERE = fileURLToPath(new URL('../../../test/fakes/alsa/', import.meta.url));
 /** The stock config must come first, or even `null` is unknown (test-infra.md §1.2). */
@@ -141,14 +143,7 @@ export class AlsaRig {
 
   /** Ends the feeder and drain (SIGKILL: a stopped feeder ignores SIGTERM) and removes the files. */
   async close(): Promise<void> {
-    const exits = [...this.#children].map(
-      (p) =>
-        new Promise<void>((resolve) =>
-          p.exitCode !== null || p.signalCode !== null ? resolve() : p.once('exit', () => resolve()),
-        ),
-    );
-    for (const p of this.#children) p.kill('SIGKILL');
-    await Promise.all(exits);
+    await killAndReap(this.#children);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -3,6 +3,7 @@
  * the real `ws` client, the dev-server on 127.0.0.1:0, and a TCP fault proxy between them. Audio is
  * the PCM-file twin (paced in real time) and a null sink that measures what was played.
  */
+
 import { randomUUID } from 'node:crypto';
 import { NullSink, PcmSource, readPcmFile } from '../../src/audio/file-audio.js';
 import { configSchema } from '../../src/config/schema.js';
@@ -19,6 +20,7 @@ import type { LinkState } from '../../src/session/session-port.js';
 import type { Connection } from '../../src/transport/connection.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
+import { FAST_CONNECTION } from '../fakes/fast-timings.js';
 import { FaultProxy } from '../fakes/fault-proxy.js';
 import { pollUntil } from '../fakes/poll.js';
 
@@ -99,19 +101,7 @@ export class Rig {
       hardware: 'simulated',
       identity: { deviceId: DEVICE_ID, clientId: CLIENT_ID },
       // Short timings keep CI fast; the policy is the same as the defaults (measured separately).
-      connection: o.productionTimings
-        ? { ...o.connection }
-        : {
-            pingIntervalMs: 500,
-            pongTimeoutMs: 500,
-            helloTimeoutMs: 1500,
-            handshakeTimeoutMs: 2000,
-            backoffBaseMs: 100,
-            backoffCapMs: 1000,
-            routineReconnectMs: 200,
-            authFailureWindowMs: 300,
-            ...o.connection,
-          },
+      connection: o.productionTimings ? { ...o.connection } : { ...FAST_CONNECTION, ...o.connection },
       conversation: { errorDisplayMs: 300, ...o.conversation },
     });
     this.daemon = new Daemon({

@@ -5,6 +5,7 @@
  * switched on while the WebSocket stays up), and the real SessionSupervisor + ws connector taking
  * its credentials from the provisioner.
  */
+
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { handshakeHeaders } from '../../src/session/link-policy.js';
 import { SessionSupervisor } from '../../src/session/supervisor.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
+import { FAST_CONNECTION } from '../fakes/fast-timings.js';
 import { FaultProxy } from '../fakes/fault-proxy.js';
 import { pollUntil } from '../fakes/poll.js';
 
@@ -32,18 +34,7 @@ const unhandled: unknown[] = [];
 process.on('unhandledRejection', (err) => unhandled.push(err));
 
 /** The same short timings as the other integration rigs; the policy is the shipped one. */
-const CONNECTION = configSchema.parse({
-  connection: {
-    pingIntervalMs: 500,
-    pongTimeoutMs: 500,
-    helloTimeoutMs: 1500,
-    handshakeTimeoutMs: 2000,
-    backoffBaseMs: 100,
-    backoffCapMs: 1000,
-    routineReconnectMs: 200,
-    authFailureWindowMs: 300,
-  },
-}).connection;
+const CONNECTION = configSchema.parse({ connection: FAST_CONNECTION }).connection;
 
 class OtaRig {
   readonly clock = new SystemClock();

@@ -26,16 +26,32 @@ export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
 }
 
 /**
- * The protocol has no turn ids. A reply that arrives while the listening turn has not sent a single
- * audio frame cannot be about this turn: it answers an earlier utterance (e.g. the `listen stop` of
- * a click that ended the previous turn, which a server may still recognise) and crossed our new
- * `listen start` on the wire. Taking it would hijack the user's fresh turn; it is dropped, and its
- * audio and `tts stop` then fall outside speaking and are dropped too (protocol.md §4.2).
+ * The protocol has no turn ids, so a reply to an earlier utterance can cross our new `listen start`
+ * on the wire (e.g. the `listen stop` of the turn a press just cancelled, which the server still
+ * recognises). Taking it would hijack the user's fresh turn: it is dropped, and its audio and
+ * `tts stop` then fall outside speaking and are dropped too (protocol.md §4.2). Two cases are
+ * certain:
+ * - the turn has not sent a single audio frame, so nothing of it can have been recognised;
+ * - a manual (push-to-talk) turn whose uplink is still open: in manual mode the server recognises
+ *   only at our `listen stop` (protocol.md §5.1), so while the button is held nothing it says is
+ *   about this turn. (Without this the pre-roll, sent at the press, defeats the first case and a
+ *   late `stt` closes the mic under the user's finger; found by the soak.)
+ * An auto-mode turn has no such certainty (the server's VAD ends it), and takes what comes.
  */
 function isStale(ctx: TurnContext, what: string): boolean {
-  if (ctx.turn === undefined || ctx.turn.framesSent > 0) return false;
-  ctx.d.log.debug(`${what} before this turn sent any audio: a reply to an earlier utterance, ignored`);
-  return true;
+  const turn = ctx.turn;
+  if (turn === undefined) return false;
+  if (turn.framesSent === 0) {
+    ctx.d.log.debug(`${what} before this turn sent any audio: a reply to an earlier utterance, ignored`);
+    return true;
+  }
+  if (turn.mode === 'manual' && !turn.awaitingReply) {
+    ctx.d.log.debug(
+      `${what} while the button is held (manual mode): a reply to an earlier utterance, ignored`,
+    );
+    return true;
+  }
+  return false;
 }
 
 function onStt(ctx: TurnContext, text: string): void {

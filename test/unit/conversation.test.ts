@@ -239,6 +239,39 @@ test('a reply that crosses a new listen start (no audio sent yet in this turn) i
   h.done();
 });
 
+test('push-to-talk: a late stt/tts of the cancelled turn does not close the mic under the held button', () => {
+  const h = setup({ mode: 'push-to-talk' });
+  h.conv.input('press');
+  h.source.emitFrame();
+  h.conv.input('release'); // listen stop: the server recognises the first utterance
+  h.conv.input('press'); // 1 ms later the user presses again: a new turn, pre-roll out at once
+  h.source.emitFrame();
+  h.check('listening');
+  // The answer to the first utterance arrives while the button is held.
+  h.session.stt('the old utterance');
+  h.session.tts('start');
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('listening');
+  assert.equal(h.source.running, true, 'the mic stays open while the button is held');
+  assert.equal(h.sink.begins, 0, 'the stale reply is not played');
+  h.source.emitFrame();
+  const sentBefore = h.session.audio.length;
+  h.source.emitFrame();
+  assert.equal(h.session.audio.length, sentBefore + 1, 'the uplink still carries the user');
+  // The release asks for this turn's recognition; what comes after is this turn's reply.
+  h.conv.input('release');
+  h.session.stt('the new utterance');
+  h.session.tts('start');
+  h.check('speaking');
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('idle');
+  assert.equal(h.sink.begins, 1);
+  assert.equal(h.turns.at(-1)?.outcome, 'reply');
+  h.done();
+});
+
 test('push-to-talk: press while speaking aborts, flushes, listens manual', () => {
   const h = setup({ mode: 'push-to-talk' });
   toSpeaking(h);

@@ -5,10 +5,19 @@
  */
 
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errnoCode } from '../../src/core/errors.js';
 import { killAndReap } from './reap.js';
 
 const HERE = fileURLToPath(new URL('../../../test/fakes/alsa/', import.meta.url));
@@ -25,6 +34,32 @@ export interface DrainEvent {
 /** CLOCK_MONOTONIC in seconds, the clock the feeder and drain print (performance.now() is not it). */
 export function monotonicNow(): number {
   return Number(process.hrtime.bigint()) / 1e9;
+}
+
+const AUDIO_PROCESS = /(^|\/)(arecord|aplay)$|fifo_feeder|fifo_drain/;
+
+/**
+ * The arecord, aplay, feeder and drain processes of the rig in `dir`, still alive on this machine
+ * (pid and argv). Machine-wide, so an orphan that escaped its parent is found too, but only
+ * this rig's: its directory is in the helper's arguments or in the ALSA_CONFIG_PATH the audio child
+ * was given — a soak or another test's rig on the same machine is not ours.
+ */
+export function rigProcesses(dir: string): { pid: number; argv: string[] }[] {
+  const found: { pid: number; argv: string[] }[] = [];
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      if (!argv.some((a) => AUDIO_PROCESS.test(a))) continue;
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      if (argv.some((a) => a.includes(dir)) || environ.includes(dir)) found.push({ pid: Number(pid), argv });
+    } catch (err) {
+      // The process ended between the listing and the read: it is not left behind.
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && code !== 'ESRCH') throw err;
+    }
+  }
+  return found;
 }
 
 export class AlsaRig {

@@ -4,7 +4,6 @@
  * path, the real `ws` client and the dev-server, whose TTS is the user's own voice.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { afterEach, test } from 'node:test';
@@ -24,7 +23,7 @@ import { DevServer } from '../../src/devserver/index.js';
 import type { Indicator } from '../../src/hardware/indicator.js';
 import { ConfigCredentialSource } from '../../src/session/credentials.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
-import { AlsaRig, monotonicNow } from '../fakes/alsa-rig.js';
+import { AlsaRig, monotonicNow, rigProcesses } from '../fakes/alsa-rig.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
 import { pollUntil } from '../fakes/poll.js';
 
@@ -253,17 +252,13 @@ class AudioRig {
 let rig: AudioRig | undefined;
 
 afterEach(async () => {
+  const dir = rig?.alsa.dir;
   await rig?.close();
   rig = undefined;
-  // No arecord, aplay, feeder or drain may outlive a test.
-  let left = '';
-  try {
-    left = execFileSync('pgrep', ['-a', '-f', 'arecord|aplay|fifo_feeder|fifo_drain'], { encoding: 'utf8' });
-  } catch (err) {
-    // pgrep exits 1 when nothing matches: the good case.
-    if (!(err instanceof Error && 'status' in err && err.status === 1)) throw err;
-  }
-  assert.equal(left.trim(), '', 'child processes left behind');
+  // No arecord, aplay, feeder or drain of this test's sound card may outlive the test.
+  if (dir === undefined) return;
+  const left = rigProcesses(dir).map((p) => `${p.pid} ${p.argv.join(' ')}`);
+  assert.deepEqual(left, [], 'child processes left behind');
 });
 
 async function open(o: Options = {}): Promise<AudioRig> {
@@ -386,7 +381,10 @@ test('5d. aplay killed mid-utterance → speaker fault logged, error shown, then
   r.daemon.input('click');
   await r.until('speaking', () => r.conv === 'speaking', 15_000);
   await r.until('the speaker playing', () => r.alsa.drainEvents.some((e) => e.kind === 'chunk'), 5000);
-  execFileSync('pkill', ['-KILL', '-x', 'aplay']);
+  // This rig's aplay only: a soak on the same machine keeps its own.
+  const aplays = rigProcesses(r.alsa.dir).filter((p) => /(^|\/)aplay$/.test(p.argv[0] ?? ''));
+  assert.equal(aplays.length, 1, 'one aplay playing the reply');
+  for (const p of aplays) process.kill(p.pid, 'SIGKILL');
   await r.until('the error shown', () => r.leds.some((i) => i.name === 'error'), 5000);
   assert.ok(
     r.logs.some((l) => l.level >= 40 && /aplay|speaker/.test(JSON.stringify(l))),

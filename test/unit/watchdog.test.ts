@@ -179,24 +179,28 @@ class FakeHistogram implements DelayHistogram {
   }
 }
 
-test('eventLoopCheck: p99 and max against their bounds, the histogram reset each evaluation', () => {
+test('eventLoopCheck: p99 and max lateness against their bounds, the histogram reset each evaluation', () => {
   const h = new FakeHistogram();
-  const check = eventLoopCheck({ maxDelayMs: 500, maxStallMs: 5_000, histogram: h });
+  // Readings are tick-to-tick times: the 100 ms sampling period is not lateness.
+  const check = eventLoopCheck({ maxDelayMs: 500, maxStallMs: 5_000, histogram: h, resolutionMs: 100 });
   const { clock, notifier, dog, warns } = rig([check]);
   dog.start();
   assert.ok(h.enabled, 'sampling starts with the watchdog');
-  h.p99Ms = 800;
-  h.maxMs = 900;
+  h.p99Ms = 600; // 500 ms late: at the bound, not past it
+  h.maxMs = 650;
+  assert.deepEqual(check.check(clock.now()), { ok: true });
+  h.p99Ms = 900;
+  h.maxMs = 1000;
   clock.advance(INTERVAL);
   assert.match(warns()[0]?.msg ?? '', /event-loop: event loop delay p99 800 ms > 500 ms \(max 900 ms\)/);
-  h.p99Ms = 25;
-  h.maxMs = 7_000;
+  h.p99Ms = 125;
+  h.maxMs = 7_100;
   assert.deepEqual(check.check(clock.now()), { ok: false, reason: 'event loop stalled 7000 ms > 5000 ms' });
-  h.maxMs = 30;
+  h.maxMs = 130;
   clock.advance(INTERVAL);
   assert.equal(dog.state, 'healthy');
   assert.equal(notifier.pings.length, 2);
-  assert.equal(h.resets, 1 + 4, 'once at start, once per evaluation');
+  assert.equal(h.resets, 1 + 5, 'once at start, once per evaluation');
   dog.stop();
   assert.ok(!h.enabled, 'and stops with it');
 });
@@ -204,7 +208,8 @@ test('eventLoopCheck: p99 and max against their bounds, the histogram reset each
 test('eventLoopCheck on the real histogram: an idle loop passes', async () => {
   const check = eventLoopCheck({ maxDelayMs: 500 });
   check.start?.();
-  await new Promise((r) => setTimeout(r, 100));
+  // A few periods of the default 100 ms sampling, so the window is not empty.
+  await new Promise((r) => setTimeout(r, 350));
   assert.deepEqual(check.check(0), { ok: true });
   check.stop?.();
 });

@@ -35,7 +35,9 @@ export const serverSchema = z
     allowInsecureTls: z
       .boolean()
       .default(false)
-      .describe('accept self-signed/invalid TLS certificates for wss:// (explicit opt-in)'),
+      .describe(
+        'accept self-signed/invalid TLS certificates for wss:// (explicit opt-in); the OTA request is always verified: for a private CA set NODE_EXTRA_CA_CERTS',
+      ),
   })
   .strict();
 

@@ -6,18 +6,13 @@
  * reads the flags from here.)
  */
 /**
- * The composition root (design.md §2): argv and env, config, logger, real or simulated adapters,
- * signals, exit code. The only file that knows both kinds of adapters, and the only one that
- * ends the process.
+ * The composition root (design.md §2): argv and env, config, logger, the choice of real or
+ * simulated adapters (adapters.ts builds them), signals, exit code, and `run`, which wires them to
+ * the daemon and stops them in order. With adapters.ts the only file that knows both kinds of
+ * adapters, and the only one that ends the process.
  */
 import { networkInterfaces } from 'node:os';
-import type { AudioSink, AudioSource } from './audio/audio-port.js';
-import { AlsaCapture } from './audio/capture.js';
-import { FileSink, NullSink, PcmSource, readPcmFile } from './audio/file-audio.js';
-import { AplaySink } from './audio/playback.js';
-import { PrerollSource } from './audio/preroll.js';
-import { DigitalSilenceWatch } from './audio/silence-watch.js';
-import { mixerDeviceFor, Volume } from './audio/volume.js';
+import { alsaAudio, captureUp, openHardware, simulatedAudio } from './adapters.js';
 import {
   type Io,
   parseCommand,
@@ -30,20 +25,15 @@ import {
 import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
-import { describeError } from './core/errors.js';
 import { systemRandom } from './core/random.js';
-import { Daemon, type IndicatorRenderer, type MicHealthEvents, type MicMuteEvents } from './daemon.js';
-import { runDemo, SPEECH_FIXTURE } from './demo.js';
+import { Daemon } from './daemon.js';
+import { runDemo } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
 import { runDoctor } from './doctor/doctor.js';
-import { GpioHardware } from './hardware/gpio-hardware.js';
-import type { InputEvent } from './hardware/input.js';
-import { SIM_BUTTON_HELP, SimulatedButton, TerminalLeds } from './hardware/simulated.js';
 import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
-import type { Logger } from './system/logger.js';
 import { createLogger, detectLogFormat } from './system/logger.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
@@ -74,98 +64,6 @@ function untilSignal(): Promise<NodeJS.Signals> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-}
-
-interface Audio {
-  readonly source: AudioSource;
-  readonly sink: AudioSink;
-  readonly micHealth?: MicHealthEvents;
-  readonly micMute?: MicMuteEvents;
-  /** The running recorder: the watchdog's mic check and READY's "capture is up". */
-  readonly capture?: AlsaCapture;
-  /** The speaker volume (MCP set_volume), persisted in the state directory. */
-  readonly volume: Volume;
-  /** What the daemon does not close itself (the volume store). */
-  close(): Promise<void>;
-}
-
-/** `--sim`: the mic is a PCM file said on every turn, TTS goes to a file or nowhere, at the set volume. */
-async function simulatedAudio(
-  config: Readonly<Config>,
-  options: RunOptions,
-  clock: SystemClock,
-  log: Logger,
-): Promise<Audio | string> {
-  const micPath = options.mic ?? SPEECH_FIXTURE;
-  let mic: Buffer;
-  try {
-    mic = readPcmFile(micPath);
-  } catch (err) {
-    return `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
-  }
-  log.child({ component: 'audio' }).info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
-  // Software volume: what set_volume does shows in the --tts-out file as on a speaker.
-  const volume = new Volume({
-    stateDir: config.stateDir,
-    defaultLevel: config.audio.defaultVolume,
-    log: log.child({ component: 'volume' }),
-    clock,
-  });
-  await volume.load();
-  const gain = (pcm: Buffer) => volume.apply(pcm);
-  return {
-    source: new PcmSource(`file:${micPath}`, mic, clock),
-    sink: options.ttsOut ? new FileSink(options.ttsOut, gain) : new NullSink(gain),
-    volume,
-    close: () => volume.close(),
-  };
-}
-
-/** A device: arecord running all the time behind the pre-roll, aplay per reply, persisted volume. */
-async function alsaAudio(config: Readonly<Config>, clock: SystemClock, log: Logger): Promise<Audio> {
-  const { audio } = config;
-  const capture = new AlsaCapture({
-    device: audio.captureDevice,
-    restartMaxMs: audio.captureRestartMaxMs,
-    clock,
-    random: systemRandom,
-    log: log.child({ component: 'capture' }),
-  });
-  const source = new PrerollSource(capture, {
-    name: `alsa:${audio.captureDevice}`,
-    prerollMs: audio.prerollMs,
-  });
-  const volume = new Volume({
-    stateDir: config.stateDir,
-    defaultLevel: audio.defaultVolume,
-    ...(audio.mixerControl
-      ? { mixerControl: audio.mixerControl, mixerDevice: mixerDeviceFor(audio.playbackDevice) }
-      : {}),
-    log: log.child({ component: 'volume' }),
-    clock,
-  });
-  await volume.load();
-  const sink = new AplaySink({
-    device: audio.playbackDevice,
-    prebufferMs: audio.playbackPrebufferMs,
-    maxQueueMs: audio.playbackMaxQueueMs,
-    clock,
-    log: log.child({ component: 'playback' }),
-    gain: (pcm) => volume.apply(pcm),
-  });
-  const silence = new DigitalSilenceWatch(log.child({ component: 'capture' }));
-  capture.on('frame', (frame) => silence.push(frame));
-  // The mic runs from boot so the pre-roll holds the syllable said with the first press.
-  source.open();
-  return {
-    source,
-    sink,
-    micHealth: capture,
-    micMute: silence,
-    capture,
-    volume,
-    close: () => volume.close(),
-  };
 }
 
 async function run(options: RunOptions): Promise<number> {
@@ -215,7 +113,11 @@ async function run(options: RunOptions): Promise<number> {
   }
   const service = opened.service;
   // Hardware first: a wrong GPIO line is a config error found before any child process starts.
-  const hardware = openHardware(config, clock, root);
+  const hardware = openHardware(config, clock, root, {
+    // The simulated button's Ctrl-C (a terminal in raw mode sends no SIGINT) stops as a signal does.
+    interrupt: () => process.emit('SIGINT', 'SIGINT'),
+    say: io.err,
+  });
   if (typeof hardware === 'string') {
     log.fatal(hardware);
     return EX_CONFIG;
@@ -315,76 +217,6 @@ function credentialsComponent(config: Readonly<Config>): string {
 const CAPTURE_UP_MS = 2_000;
 /** A stop must end within systemd's patience and the issue's 5 s; this leaves room for the exit. */
 const STOP_BUDGET_MS = 4_500;
-
-/**
- * "Capture is up" for READY=1: the recorder delivered a frame or reported a fault (a missing mic
- * is not a reason to stay un-ready: capture retries it while the rest of the device works).
- */
-function captureUp(capture: AlsaCapture, clock: SystemClock, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      capture.off('frame', done);
-      capture.off('fault', done);
-      clock.clearTimeout(timer);
-      resolve();
-    };
-    const timer = clock.setTimeout(done, ms);
-    capture.on('frame', done);
-    capture.on('fault', done);
-  });
-}
-
-interface Hardware {
-  readonly leds: IndicatorRenderer;
-  onInput(listener: (event: InputEvent) => void): void;
-  /** Starts reading the button. */
-  start(): void;
-  /** LEDs off, lines unexported, the terminal given back. Synchronous and idempotent. */
-  close(): void;
-}
-
-/**
- * The button and LEDs: GPIO lines, or the keyboard and terminal when chosen explicitly (`--sim`,
- * `"hardware": "simulated"`); never a silent fallback on a device (design.md §3.5). A string is a
- * startup error for the operator (exit 78).
- */
-function openHardware(config: Readonly<Config>, clock: SystemClock, log: Logger): Hardware | string {
-  if (config.hardware === 'simulated') {
-    const button = new SimulatedButton(process.stdin);
-    // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
-    button.on('interrupt', () => process.emit('SIGINT', 'SIGINT'));
-    return {
-      leds: new TerminalLeds(process.stdout),
-      onInput: (listener) => button.on('input', listener),
-      start: () => {
-        button.start();
-        io.err(`simulated ${SIM_BUTTON_HELP}, Ctrl-C = quit`);
-      },
-      close: () => button.close(),
-    };
-  }
-  const gpio = new GpioHardware({
-    gpio: config.gpio,
-    buttonMode: config.conversation.buttonMode,
-    clock,
-    log: log.child({ component: 'gpio' }),
-  });
-  const opened = gpio.open();
-  if (!opened.ok) return `${opened.fault.code}: ${opened.fault.message}`;
-  // Lines left exported and an LED left lit by a crash would confuse the next start and the
-  // person at the device: the sysfs writes are synchronous, so they also run on a dying exit.
-  const onExit = () => gpio.close();
-  process.on('exit', onExit);
-  return {
-    leds: gpio,
-    onInput: (listener) => gpio.on('input', listener),
-    start: () => undefined,
-    close: () => {
-      process.off('exit', onExit);
-      gpio.close();
-    },
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   const cmd = parseCommand(argv);

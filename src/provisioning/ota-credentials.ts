@@ -9,24 +9,29 @@
  *   activating → skipped                                   a button press skips it (firmware)
  *
  * The daemon connects once `credentials` was emitted. `refresh()` (the supervisor, after
- * `认证失败`) re-runs OTA once and never rejects. The cache file is mode 0600; neither it nor a
- * token ever reaches a log line.
+ * `认证失败`) re-runs OTA once and never rejects. The cache file (ota-cache.ts) is mode 0600;
+ * neither it nor a token ever reaches a log line.
  */
 import { EventEmitter } from 'node:events';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { redactUrl } from '../config/load.js';
 import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import type { Clock } from '../core/clock.js';
-import { describeError, errnoCode } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import type { CredentialSource, Credentials } from '../session/credentials.js';
-import { type AtomicFs, writeFileAtomic } from '../system/atomic-file.js';
 import type { Logger } from '../system/logger.js';
 import { type ActivationTiming, pollActivation, sleep } from './activation.js';
 import type { ActivateAnswer, OtaActivation, OtaCheck, OtaFault, OtaResult, OtaWebsocket } from './ota.js';
+import {
+  loadOtaCache,
+  OTA_CACHE_FILE,
+  type OtaCacheEntry,
+  type OtaCacheFs,
+  type OtaCacheKey,
+  saveOtaCache,
+} from './ota-cache.js';
 
 export type ProvisioningState =
   | 'idle'
@@ -58,10 +63,6 @@ export interface OtaPort {
   activate(signal?: AbortSignal): Promise<ActivateAnswer>;
 }
 
-export interface OtaCacheFs extends AtomicFs {
-  readFile(path: string, encoding: 'utf8'): Promise<string>;
-}
-
 export interface OtaCredentialSourceOptions {
   readonly client: OtaPort;
   readonly identity: { readonly deviceId: string; readonly clientId: string };
@@ -80,7 +81,6 @@ export interface OtaCredentialSourceOptions {
   readonly fs?: OtaCacheFs;
 }
 
-export const OTA_CACHE_FILE = 'ota-cache.json';
 /** States in which the OTA loop is still going to ask the server (a refresh then joins it). */
 const LOOP_ASKS: ReadonlySet<ProvisioningState> = new Set(['idle', 'requesting', 'cached', 'waiting']);
 export const DEFAULT_OTA_RETRY: BackoffPolicy = Object.freeze({ baseMs: 2_000, capMs: 300_000 });
@@ -434,90 +434,4 @@ export class OtaCredentialSource extends EventEmitter<ProvisioningEvents> implem
     this.#waiters = [];
     for (const resolve of waiters) resolve();
   }
-}
-
-// ── The cache file ───────────────────────────────────────────────────────────────────────────
-
-interface OtaCacheKey {
-  readonly otaUrl: string;
-  readonly deviceId: string;
-  readonly clientId: string;
-}
-
-const cacheSchema = z.object({
-  version: z.literal(1),
-  savedAt: z.number(),
-  otaUrl: z.string(),
-  deviceId: z.string(),
-  clientId: z.string(),
-  websocket: z.object({
-    url: z.string().regex(/^wss?:\/\/[^\s/]+/),
-    token: z.string(),
-    version: z.number().int().min(1).optional(),
-  }),
-});
-export type OtaCacheEntry = z.infer<typeof cacheSchema>;
-
-/**
- * The cached answer, if it is valid and belongs to this OTA URL and these ids (a token is bound to
- * both ids, protocol.md §2.5). Never logs the content. Never rejects.
- */
-export async function loadOtaCache(
-  file: string,
-  expected: OtaCacheKey,
-  log: Logger,
-  fs: Pick<OtaCacheFs, 'readFile'> = fsp,
-): Promise<OtaCacheEntry | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') log.debug({ file }, 'no OTA cache yet');
-    else log.warn({ file, err: describeError(err) }, 'OTA cache unreadable; ignored');
-    return undefined;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    log.warn({ file, err: describeError(err) }, 'OTA cache is not JSON; ignored');
-    return undefined;
-  }
-  const parsed = cacheSchema.safeParse(raw);
-  if (!parsed.success) {
-    log.warn(
-      { file, err: parsed.error.issues[0]?.path.join('.') },
-      'OTA cache has an unknown shape; ignored',
-    );
-    return undefined;
-  }
-  const entry = parsed.data;
-  const stale = (['otaUrl', 'deviceId', 'clientId'] as const).filter((k) => entry[k] !== expected[k]);
-  if (stale.length > 0) {
-    log.info({ file, differs: stale }, 'OTA cache belongs to another OTA URL or identity; ignored');
-    return undefined;
-  }
-  log.info(
-    {
-      file,
-      saved_at: new Date(entry.savedAt).toISOString(),
-      url: redactUrl(entry.websocket.url),
-      token_present: entry.websocket.token !== '',
-    },
-    'OTA cache loaded',
-  );
-  return entry;
-}
-
-/** Atomic, mode 0600 (it holds the token). Resolves undefined, or the reason it failed; logs that. */
-export async function saveOtaCache(
-  file: string,
-  entry: OtaCacheEntry,
-  log: Logger,
-  fs: AtomicFs = fsp,
-): Promise<string | undefined> {
-  const failed = await writeFileAtomic(file, `${JSON.stringify(entry)}\n`, log, fs, 0o600);
-  if (failed !== undefined) log.warn({ file, err: failed }, 'could not write the OTA cache');
-  else log.debug({ file }, 'OTA cache written');
-  return failed;
 }

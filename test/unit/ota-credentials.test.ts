@@ -1,7 +1,8 @@
 /**
- * Provisioning (ota-credentials.ts) on a manual clock with a scripted OTA server behind a fake
- * fetch and a real state directory: boot, activation, skip, the cache (0600, never logged),
- * backoff when the server is down, and credential refresh for the supervisor.
+ * Provisioning (ota-credentials.ts, its cache file in ota-cache.ts) on a manual clock with a
+ * scripted OTA server behind a fake fetch and a real state directory: boot, activation, skip, the
+ * cache (0600, never logged), backoff when the server is down, and credential refresh for the
+ * supervisor.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,9 +16,9 @@ import {
   loadOtaCache,
   OTA_CACHE_FILE,
   type OtaCacheEntry,
-  OtaCredentialSource,
   saveOtaCache,
-} from '../../src/provisioning/ota-credentials.js';
+} from '../../src/provisioning/ota-cache.js';
+import { OtaCredentialSource } from '../../src/provisioning/ota-credentials.js';
 import { captureLogger } from '../fakes/capture-logger.js';
 
 const root = mkdtempSync(join(tmpdir(), 'speakerd-ota-'));

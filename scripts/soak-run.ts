@@ -75,6 +75,8 @@ export const SOAK_CONFIG = {
     replyDeadlineMs: 1500,
     speakingDeadlineMs: 1000,
     errorDisplayMs: 200,
+    // Every event's outcome checked in the daemon; a breach is an error line the audit counts.
+    checkInvariants: true,
   },
 } as const;
 

@@ -143,6 +143,12 @@ export const conversationSchema = z
     replyDeadlineMs: ms(15_000, 1_000, 600_000, 'after listen stop, no tts start this long → idle'),
     speakingDeadlineMs: ms(10_000, 1_000, 600_000, 'speaking with no audio and no tts stop this long → idle'),
     errorDisplayMs: ms(2_000, 100, 10_000, 'how long the error indicator shows before the device recovers'),
+    checkInvariants: z
+      .boolean()
+      .default(false)
+      .describe(
+        'after every event, check that mic, speaker, turn and deadline agree with the state; a breach is logged as an error (E_INVARIANT) and the daemon goes on (for soaks and bring-up)',
+      ),
   })
   .strict();
 

@@ -15,7 +15,7 @@ import type { LinkLoss, LinkState } from '../session/session-port.js';
 import type { ConversationState } from './conversation-state.js';
 import type { DeadlineKind } from './deadlines.js';
 import { handleInput, startPendingTurn } from './gestures.js';
-import { checkInvariants } from './invariants.js';
+import { type ConversationSnapshot, checkInvariants, invariantBreach } from './invariants.js';
 import { handleAudio, handleMessage } from './replies.js';
 import { ABORT, type ConversationDeps, LISTEN_STOP, TurnContext } from './turn-context.js';
 import type { TurnTimeline } from './turn-timeline.js';
@@ -41,23 +41,23 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   readonly #ctx: TurnContext;
   #started = false;
 
-  // Bound once so stop() removes exactly the listeners start() added.
-  readonly #onReady = (): void => this.#linkReady();
-  readonly #onLost = (loss: LinkLoss): void => this.#linkLost(loss);
+  // Bound once so stop() removes exactly the listeners start() added. Each event is one step.
+  readonly #onReady = (): void => this.#step(() => this.#linkReady());
+  readonly #onLost = (loss: LinkLoss): void => this.#step(() => this.#linkLost(loss));
   readonly #onLinkState = (to: LinkState, _from: LinkState, reason: string): void =>
-    this.#linkState(to, reason);
-  readonly #onMessage = (message: ServerMessage): void => handleMessage(this.#ctx, message);
-  readonly #onAudio = (packet: Buffer): void => handleAudio(this.#ctx, packet);
-  readonly #onFrame = (pcm: Buffer): void => this.#frame(pcm);
-  readonly #onMicFault = (f: Fault): void => this.#fault('mic', f);
-  readonly #onSpeakerFault = (f: Fault): void => this.#fault('speaker', f);
+    this.#step(() => this.#linkState(to, reason));
+  readonly #onMessage = (message: ServerMessage): void => this.#step(() => handleMessage(this.#ctx, message));
+  readonly #onAudio = (packet: Buffer): void => this.#step(() => handleAudio(this.#ctx, packet));
+  readonly #onFrame = (pcm: Buffer): void => this.#step(() => this.#frame(pcm));
+  readonly #onMicFault = (f: Fault): void => this.#step(() => this.#fault('mic', f));
+  readonly #onSpeakerFault = (f: Fault): void => this.#step(() => this.#fault('speaker', f));
 
   constructor(deps: ConversationDeps) {
     super();
     this.#d = deps;
     this.#ctx = new TurnContext(
       deps,
-      (kind) => this.#deadline(kind),
+      (kind) => this.#step(() => this.#deadline(kind)),
       (timeline) => this.emit('turn', timeline),
     );
     this.#ctx.cell.on('change', (to, from, reason) => this.emit('state', to, from, reason));
@@ -125,11 +125,15 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       this.#d.log.debug({ input: event }, `input ${event} ignored: conversation not running`);
       return;
     }
-    handleInput(this.#ctx, event);
+    this.#step(() => handleInput(this.#ctx, event));
   }
 
   /** OTA says the device must be activated (design.md §3.7): shown until `setActivating(undefined)`. */
   setActivating(code: string | undefined): void {
+    this.#step(() => this.#setActivating(code));
+  }
+
+  #setActivating(code: string | undefined): void {
     const ctx = this.#ctx;
     if (code === undefined) {
       if (this.state !== 'activating') return;
@@ -145,8 +149,12 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   /** Throws if mic, speaker, turn or deadline disagree with the state. For tests. */
   assertInvariants(): void {
+    checkInvariants(this.#snapshot());
+  }
+
+  #snapshot(): ConversationSnapshot {
     const ctx = this.#ctx;
-    checkInvariants({
+    return {
       state: ctx.state,
       started: this.#started,
       micOn: ctx.micOn,
@@ -155,7 +163,24 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       deadline: ctx.deadline.kind,
       activationCode: ctx.activationCode,
       config: this.#d.config,
-    });
+    };
+  }
+
+  /**
+   * Runs one event's handling; with `checkInvariants` on, then checks that the state it left holds
+   * together. A breach is logged (an error the soak counts) rather than thrown: the device goes on,
+   * and the next recovery path (a deadline, the link) puts it back in order.
+   */
+  #step(handle: () => void): void {
+    handle();
+    if (!this.#d.config.checkInvariants) return;
+    const breach = invariantBreach(this.#snapshot());
+    if (breach !== undefined) {
+      this.#d.log.error(
+        { code: ErrorCode.Invariant, state: this.state },
+        `conversation invariant broken in ${this.state}: ${breach}`,
+      );
+    }
   }
 
   // ------------------------------------------------------------------ the connection

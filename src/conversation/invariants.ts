@@ -1,6 +1,7 @@
 /**
  * What must hold between any two events, whatever the button did (design.md §3.3: "button spam
- * never corrupts state"). Checked by tests after every step; a breach is a programmer error.
+ * never corrupts state"). Checked by tests after every step, and by the daemon after every event
+ * when `conversation.checkInvariants` is on (the soak); a breach is a programmer error.
  */
 import type { ConversationConfig } from '../config/schema.js';
 import type { ConversationState } from './conversation-state.js';
@@ -18,24 +19,30 @@ export interface ConversationSnapshot {
   readonly config: ConversationConfig;
 }
 
-export function checkInvariants(s: ConversationSnapshot): void {
+/** The first invariant the snapshot breaks, as a sentence; undefined when all hold. */
+export function invariantBreach(s: ConversationSnapshot): string | undefined {
   const { state, turn } = s;
-  const fail = (what: string): never => {
-    throw new Error(`conversation invariant broken in ${state}: ${what}`);
-  };
   // The mic runs exactly while the user is being heard: listening with the uplink open, or a press
   // held while the connection is being made.
   const micExpected =
     s.started &&
     ((state === 'listening' && !!turn && !turn.awaitingReply) ||
       (state === 'connecting' && !!turn && !turn.released));
-  if (s.micOn !== micExpected) fail(`mic is ${s.micOn ? 'on' : 'off'}`);
-  if (s.sinkOpen !== (state === 'speaking')) fail(`playback is ${s.sinkOpen ? 'open' : 'closed'}`);
+  if (s.micOn !== micExpected) return `mic is ${s.micOn ? 'on' : 'off'}`;
+  if (s.sinkOpen !== (state === 'speaking')) return `playback is ${s.sinkOpen ? 'open' : 'closed'}`;
   const holdsTurn = state === 'listening' || state === 'speaking';
-  if (holdsTurn && !turn) fail('no turn');
-  if (!holdsTurn && state !== 'connecting' && turn) fail('a turn is open');
-  if (turn && turn.held > 0 && state !== 'connecting') fail(`${turn.held} packets held outside connecting`);
+  if (holdsTurn && !turn) return 'no turn';
+  if (!holdsTurn && state !== 'connecting' && turn) return 'a turn is open';
+  if (turn && turn.held > 0 && state !== 'connecting') return `${turn.held} packets held outside connecting`;
   const expected = s.started ? deadlineFor(state, turn?.awaitingReply ?? false, s.config)?.kind : undefined;
-  if (s.deadline !== expected) fail(`deadline ${s.deadline ?? 'none'} armed, expected ${expected ?? 'none'}`);
-  if (state === 'activating' && s.activationCode === undefined) fail('activating without a code');
+  if (s.deadline !== expected)
+    return `deadline ${s.deadline ?? 'none'} armed, expected ${expected ?? 'none'}`;
+  if (state === 'activating' && s.activationCode === undefined) return 'activating without a code';
+  return undefined;
+}
+
+/** Throws on the first broken invariant (tests). */
+export function checkInvariants(s: ConversationSnapshot): void {
+  const breach = invariantBreach(s);
+  if (breach !== undefined) throw new Error(`conversation invariant broken in ${s.state}: ${breach}`);
 }

@@ -23,6 +23,8 @@ export const ErrorCode = {
   Gpio: 'E_GPIO',
   LedWrite: 'E_LED_WRITE',
   NotifyUnavailable: 'E_NOTIFY_UNAVAILABLE',
+  /** A conversation invariant broken (conversation/invariants.ts): a programmer error, logged when checked. */
+  Invariant: 'E_INVARIANT',
   /** OTA (provisioning/ota.ts): DNS, TCP, TLS — no HTTP answer at all. */
   OtaUnreachable: 'E_OTA_UNREACHABLE',
   /** OTA: no complete answer within ota.timeoutMs. */

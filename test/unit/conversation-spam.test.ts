@@ -48,8 +48,10 @@ for (const [mode, seed] of [
       replyDeadlineMs: 2000,
       speakingDeadlineMs: 1500,
       errorDisplayMs: 500,
+      // The daemon's own check after every event too (the soak's setting).
+      checkInvariants: true,
     });
-    const { log } = captureLogger('info');
+    const { log, lines } = captureLogger('info');
     const conv = new Conversation({ session, source, sink, encoder, decoder, clock, config, log });
 
     let last: ConversationState = conv.state;
@@ -163,6 +165,11 @@ for (const [mode, seed] of [
     for (const s of CONVERSATION_STATES)
       assert.ok(visited.has(s), `state ${s} visited (saw ${[...visited]})`);
     assert.ok(turns > 100, `${turns} turns completed or ended`);
+    assert.deepEqual(
+      lines.filter((l) => l.code === ErrorCode.Invariant).map((l) => l.msg),
+      [],
+      'the in-daemon check found nothing either',
+    );
     conv.stop();
     assert.equal(clock.pending, 0, 'stop() clears every timer');
     assert.equal(source.running, false);

@@ -15,11 +15,20 @@ export interface AudioSourceEvents {
   fault: [fault: Fault];
 }
 
+export interface SourceStartOptions {
+  /**
+   * Hand over the audio buffered before the start (the pre-roll, design.md §3.4) first. Default
+   * true: a press catches the syllable said with it. False for auto mode's return to listening
+   * after a reply: what the mic heard just before is the device's own voice.
+   */
+  readonly preroll?: boolean;
+}
+
 /** Where mic frames come from: ALSA on a device, a PCM file in sim mode and tests. */
 export interface AudioSource extends EventEmitter<AudioSourceEvents> {
   readonly name: string;
-  /** Begin delivering frames (a turn starts). Idempotent. */
-  start(): void;
+  /** Begin delivering frames (a turn starts). Idempotent. Sources without a buffer ignore the options. */
+  start(options?: SourceStartOptions): void;
   /** Stop delivering frames at once. Idempotent. */
   stop(): void;
   /** Release everything (daemon shutdown). */

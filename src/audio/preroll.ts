@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Fault } from '../core/errors.js';
-import { type AudioSource, type AudioSourceEvents, FRAME_MS } from './audio-port.js';
+import { type AudioSource, type AudioSourceEvents, FRAME_MS, type SourceStartOptions } from './audio-port.js';
 
 /** What the pre-roll needs of the mic: AlsaCapture on a device, a fake in tests. */
 export interface ContinuousCapture {
@@ -103,13 +103,18 @@ export class PrerollSource extends EventEmitter<AudioSourceEvents> implements Au
     this.capture.start();
   }
 
-  /** A turn starts: the pre-roll goes out first, synchronously, then live frames. Idempotent. */
-  start(): void {
+  /**
+   * A turn starts: the pre-roll goes out first, synchronously, then live frames; with
+   * `preroll: false` the ring is dropped and only live frames go. Idempotent.
+   */
+  start(options?: SourceStartOptions): void {
     // Not opened (wiring without open()): start the mic now; only this turn misses its pre-roll.
     if (this.#state === 'closed') this.open();
     if (this.#state === 'live') return;
     this.#state = 'live';
-    for (const frame of this.#ring.drain()) {
+    const buffered = this.#ring.drain();
+    if (options?.preroll === false) return;
+    for (const frame of buffered) {
       this.emit('frame', frame);
       // A listener may have ended the turn inside emit: the rest of the pre-roll is dropped with it.
       if (this.#state !== 'live') return;

@@ -40,6 +40,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   readonly #d: ConversationDeps;
   readonly #ctx: TurnContext;
   #started = false;
+  /** Nesting of #step: an event reported while another is being handled. */
+  #depth = 0;
 
   // Bound once so stop() removes exactly the listeners start() added. Each event is one step.
   readonly #onReady = (): void => this.#step(() => this.#linkReady());
@@ -51,6 +53,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   readonly #onFrame = (pcm: Buffer): void => this.#step(() => this.#frame(pcm));
   readonly #onMicFault = (f: Fault): void => this.#step(() => this.#fault('mic', f));
   readonly #onSpeakerFault = (f: Fault): void => this.#step(() => this.#fault('speaker', f));
+  readonly #onDrained = (): void =>
+    this.#step(() => this.#ctx.finishPlayOut('the reply played out: listening again (auto)'));
 
   constructor(deps: ConversationDeps) {
     super();
@@ -99,6 +103,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     source.on('frame', this.#onFrame);
     source.on('fault', this.#onMicFault);
     sink.on('fault', this.#onSpeakerFault);
+    sink.on('drained', this.#onDrained);
     if (this.state !== 'activating') this.#ctx.recover(`started (link ${session.state})`);
   }
 
@@ -115,6 +120,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     source.off('frame', this.#onFrame);
     source.off('fault', this.#onMicFault);
     sink.off('fault', this.#onSpeakerFault);
+    sink.off('drained', this.#onDrained);
     this.#ctx.teardown('stopped');
     this.#ctx.enter('offline', 'stopped');
   }
@@ -172,8 +178,15 @@ export class Conversation extends EventEmitter<ConversationEvents> {
    * and the next recovery path (a deadline, the link) puts it back in order.
    */
   #step(handle: () => void): void {
-    handle();
-    if (!this.#d.config.checkInvariants) return;
+    // An event can arrive inside another's handling (a send that reports a loss at once,
+    // turn-context.ts); the invariants hold between outermost events, not inside them.
+    this.#depth++;
+    try {
+      handle();
+    } finally {
+      this.#depth--;
+    }
+    if (this.#depth > 0 || !this.#d.config.checkInvariants) return;
     const breach = invariantBreach(this.#snapshot());
     if (breach !== undefined) {
       this.#d.log.error(
@@ -234,6 +247,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #fault(device: 'mic' | 'speaker', fault: Fault): void {
     const ctx = this.#ctx;
     this.#d.log.warn({ code: fault.code }, `${device} fault: ${fault.message}`);
+    if (device === 'speaker' && ctx.turn?.playingOut) {
+      // The reply was complete; only its tail is lost. No 'drained' will come: listen now.
+      ctx.finishPlayOut("speaker fault during the reply's tail: listening again (auto)");
+      return;
+    }
     if (!(device === 'mic' ? ctx.micOn : ctx.sinkOpen)) return;
     // The turn cannot go on without it: end it visibly; the audio adapter retries by itself.
     const tell = ctx.state === 'speaking' ? ABORT : ctx.state === 'listening' ? LISTEN_STOP : undefined;
@@ -267,6 +285,16 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       return;
     }
     const turn = ctx.current();
+    if (kind === 'speaking' && turn.playingOut) {
+      // The sink's own bound should have ended this first (its fault); a backstop, not an error.
+      log.warn(
+        { code: ErrorCode.AudioSink, deadline: kind, after_ms: config.speakingDeadlineMs },
+        `the speaker did not finish the reply within ${config.speakingDeadlineMs} ms of tts stop; silenced, listening again`,
+      );
+      ctx.playbackAbort();
+      ctx.finishPlayOut('play-out deadline: listening again (auto)');
+      return;
+    }
     const ms = {
       listen: config.listenDeadlineMs,
       reply: config.replyDeadlineMs,

@@ -49,6 +49,13 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
       return;
     }
     case 'speaking':
+      if (ctx.current().playingOut) {
+        // The reply is complete and only its tail plays: silence it and listen; nothing to abort.
+        ctx.playbackAbort();
+        ctx.endTurn('reply');
+        ctx.openTurn(ctx.newTurn(trigger, mode), `${trigger} while the reply plays out: listening again`);
+        return;
+      }
       interrupt(ctx, trigger, mode, 'barge-in', `${trigger} while speaking: abort, listening again`);
       return;
   }
@@ -152,11 +159,14 @@ function stop(ctx: TurnContext): void {
     case 'listening':
     case 'speaking': {
       const speaking = ctx.state === 'speaking';
-      const awaiting = ctx.current().awaitingReply;
+      const { awaitingReply, playingOut } = ctx.current();
       ctx.teardown('cancelled');
       ctx.recover(`double click: stop ${speaking ? 'the reply' : 'listening'}`);
+      // The server is done with a reply whose tail plays: nothing to tell it.
+      if (playingOut) return;
       // Nothing is under way on the server before the utterance is complete: listen stop suffices.
-      ctx.send(speaking || awaiting ? ABORT : LISTEN_STOP, speaking || awaiting ? 'abort' : 'listen stop');
+      const abort = speaking || awaitingReply;
+      ctx.send(abort ? ABORT : LISTEN_STOP, abort ? 'abort' : 'listen stop');
       return;
     }
     case 'connecting':

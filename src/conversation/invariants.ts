@@ -29,7 +29,9 @@ export function invariantBreach(s: ConversationSnapshot): string | undefined {
     ((state === 'listening' && !!turn && !turn.awaitingReply) ||
       (state === 'connecting' && !!turn && !turn.released));
   if (s.micOn !== micExpected) return `mic is ${s.micOn ? 'on' : 'off'}`;
-  if (s.sinkOpen !== (state === 'speaking')) return `playback is ${s.sinkOpen ? 'open' : 'closed'}`;
+  // Speaking holds the speaker open, except while a complete reply's tail plays out.
+  if (s.sinkOpen !== (state === 'speaking' && turn?.playingOut !== true))
+    return `playback is ${s.sinkOpen ? 'open' : 'closed'}`;
   const holdsTurn = state === 'listening' || state === 'speaking';
   if (holdsTurn && !turn) return 'no turn';
   if (!holdsTurn && state !== 'connecting' && turn) return 'a turn is open';

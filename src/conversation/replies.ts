@@ -67,6 +67,12 @@ function onStt(ctx: TurnContext, text: string): void {
 }
 
 function onTtsStart(ctx: TurnContext): void {
+  if (ctx.state === 'speaking' && ctx.turn?.playingOut) {
+    // The server began something new while our tail plays: it did not hear us yet (auto mode
+    // listens after the tail), so this is no answer of ours; its audio falls outside a reply too.
+    ctx.d.log.debug('tts start while the reply plays out: ignored');
+    return;
+  }
   if (ctx.state === 'speaking') {
     // A new stream inside the reply: fresh decoder state (protocol.md §11.8), fresh deadline.
     ctx.d.decoder.reset();
@@ -93,23 +99,30 @@ function onTtsStart(ctx: TurnContext): void {
 
 function onTtsStop(ctx: TurnContext): void {
   const turn = ctx.turn;
-  const replying = ctx.state === 'speaking' || (ctx.state === 'listening' && turn?.awaitingReply === true);
+  const replying =
+    (ctx.state === 'speaking' && turn?.playingOut === false) ||
+    (ctx.state === 'listening' && turn?.awaitingReply === true);
   if (!turn || !replying) {
     // E.g. the server's answer to our abort (protocol.md §5.1) arriving after we listen again.
     ctx.d.log.debug(`tts stop ignored in ${ctx.state}`);
     return;
   }
   turn.mark('ttsStop', ctx.now());
+  // Auto mode listens again and says so to the server (protocol.md §11.9), once the speaker has
+  // played out what it holds; manual goes idle at once (§11.12) and the tail plays by itself.
+  if (turn.followUp && ctx.state === 'speaking') {
+    ctx.playOut(turn);
+    return;
+  }
   ctx.playbackEnd();
   ctx.endTurn('reply');
-  // Auto mode listens again and says so to the server (protocol.md §11.9); manual goes idle (§11.12).
-  if (turn.followUp) ctx.openTurn(ctx.newTurn('auto', 'auto'), 'tts stop: listening again (auto)');
+  if (turn.followUp) ctx.openTurn(ctx.newTurn('auto', 'auto'), 'tts stop: listening again (auto)', false);
   else ctx.enter('idle', 'tts stop');
 }
 
 export function handleAudio(ctx: TurnContext, packet: Buffer): void {
   const turn = ctx.turn;
-  if (ctx.state !== 'speaking' || !turn) {
+  if (ctx.state !== 'speaking' || !turn || turn.playingOut) {
     // Only audio between tts start and tts stop is played (protocol.md §4.2, §11.8).
     ctx.discardedPackets++;
     ctx.d.log.trace(`downlink packet discarded in ${ctx.state}`);

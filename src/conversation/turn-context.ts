@@ -96,10 +96,11 @@ export class TurnContext {
     this.enter(linkAtRest(this.d.session.state) ? 'idle' : 'offline', reason);
   }
 
-  micStart(): void {
+  /** `preroll: false` for auto mode's return to listening: the buffered audio is our own reply. */
+  micStart(preroll = true): void {
     if (this.micOn) return;
     this.micOn = true;
-    this.d.source.start();
+    this.d.source.start({ preroll });
   }
 
   micStop(): void {
@@ -140,7 +141,8 @@ export class TurnContext {
     const turn = this.turn;
     if (!turn) return;
     this.turn = undefined;
-    const timeline = turn.finish(outcome, this.now());
+    // A reply whose tts stop came is a reply, however its tail ends (a click, a loss, a stop).
+    const timeline = turn.finish(turn.playingOut ? 'reply' : outcome, this.now());
     this.d.log.info({ turn: timeline }, formatTurn(timeline));
     this.onTurn(timeline);
   }
@@ -184,13 +186,36 @@ export class TurnContext {
   }
 
   /** Sends `listen start`, then listens. The turn is installed first so a loss during the send ends it. */
-  openTurn(turn: Turn, reason: string): void {
+  openTurn(turn: Turn, reason: string, preroll = true): void {
     this.turn = turn;
     if (!this.sendOrFail(listenStart(turn.mode), 'listen start')) return;
     // Listening first: a pre-roll source hands over its buffered frames inside start(), and those
     // must go out as this turn's first audio (design.md §3.4), not be held as if still connecting.
     this.enter('listening', reason);
-    this.micStart();
+    this.micStart(preroll);
+  }
+
+  /**
+   * Auto mode's `tts stop`: the reply is complete but the speaker still has its tail to play. As the
+   * firmware (protocol.md §6.1: listen start deferred in auto mode until playback has drained), the
+   * mic reopens only once it has, or it would stream the device's own voice to the server's VAD.
+   * The state stays `speaking` (the LED says what the speaker does) under the speaking deadline;
+   * the sink's 'drained' (or its fault, or the deadline) calls finishPlayOut.
+   */
+  playOut(turn: Turn): void {
+    turn.playingOut = true;
+    this.enter('speaking', 'tts stop: the speaker plays out the reply, then listening again (auto)');
+    // Last: a sink with nothing queued may report 'drained' inside end().
+    this.playbackEnd();
+  }
+
+  /** The tail has played (or never will): the reply turn ends, a new one listens, fresh audio only. */
+  finishPlayOut(reason: string): void {
+    const turn = this.turn;
+    if (this.state !== 'speaking' || !turn?.playingOut) return;
+    turn.mark('playedOut', this.now());
+    this.endTurn('reply');
+    this.openTurn(this.newTurn('auto', 'auto'), reason, false);
   }
 
   sendPacket(turn: Turn, packet: Buffer): void {

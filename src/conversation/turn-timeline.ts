@@ -20,7 +20,8 @@ export type TurnMilestone =
   | 'stt'
   | 'ttsStart'
   | 'firstAudio'
-  | 'ttsStop';
+  | 'ttsStop'
+  | 'playedOut';
 
 const MILESTONE_LABELS: Readonly<Record<TurnMilestone, string>> = {
   connected: 'connected',
@@ -30,6 +31,7 @@ const MILESTONE_LABELS: Readonly<Record<TurnMilestone, string>> = {
   ttsStart: 'tts start',
   firstAudio: 'first audio',
   ttsStop: 'tts stop',
+  playedOut: 'played out',
 };
 const MILESTONE_ORDER: readonly TurnMilestone[] = [
   'connected',
@@ -39,6 +41,7 @@ const MILESTONE_ORDER: readonly TurnMilestone[] = [
   'ttsStart',
   'firstAudio',
   'ttsStop',
+  'playedOut',
 ];
 
 /** How a turn ended; stable strings, they appear in logs. */
@@ -82,6 +85,11 @@ export class Turn {
   awaitingReply = false;
   /** Push-to-talk while connecting: the button was released before the connection came. */
   released = false;
+  /**
+   * Speaking detail: `tts stop` came in auto mode and the speaker is playing out its tail; the
+   * turn ends, and the next one listens, once it has (turn-context.ts playOut).
+   */
+  playingOut = false;
   framesSent = 0;
   framesRefused = 0;
   packetsPlayed = 0;

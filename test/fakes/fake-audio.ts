@@ -4,6 +4,7 @@ import type {
   AudioSinkEvents,
   AudioSource,
   AudioSourceEvents,
+  SourceStartOptions,
 } from '../../src/audio/audio-port.js';
 import { FRAME_SAMPLES } from '../../src/audio/audio-port.js';
 import type { Fault } from '../../src/core/errors.js';
@@ -24,9 +25,12 @@ export class FakeSource extends EventEmitter<AudioSourceEvents> implements Audio
   starts = 0;
   stops = 0;
   closed = false;
+  /** The `preroll` option of every start, in order (undefined: the default, pre-roll on). */
+  readonly prerolls: (boolean | undefined)[] = [];
 
-  start(): void {
+  start(options?: SourceStartOptions): void {
     this.starts++;
+    this.prerolls.push(options?.preroll);
     this.running = true;
   }
 

@@ -118,6 +118,8 @@ interface Options {
   readonly device?: string;
   /** PATH for arecord (to make it missing); the rest of its environment is the rig's. */
   readonly capturePath?: string;
+  /** The dev-server's wait between its last packet and tts stop (default: its burst plus 2 frames). */
+  readonly ttsTailMs?: number;
 }
 
 class AudioRig {
@@ -138,7 +140,15 @@ class AudioRig {
   constructor(o: Options = {}) {
     const { log, lines } = captureLogger('debug');
     this.logs = lines;
-    this.server = new DevServer({ host: '127.0.0.1', port: 0, vadSilenceMs: 500 }, captureLogger('warn').log);
+    this.server = new DevServer(
+      {
+        host: '127.0.0.1',
+        port: 0,
+        vadSilenceMs: 500,
+        ...(o.ttsTailMs === undefined ? {} : { ttsTailMs: o.ttsTailMs }),
+      },
+      captureLogger('warn').log,
+    );
     this.server.on('listen', (e) => {
       if (e.state === 'start') this.uplink.push([]);
     });
@@ -393,4 +403,33 @@ test('5d. aplay killed mid-utterance → speaker fault logged, error shown, then
   await r.until('idle again', () => r.conv === 'idle' || r.conv === 'listening', 5000);
   if (r.conv === 'listening') r.daemon.input('click');
   await r.fullTurn();
+});
+
+test('6. auto mode: the follow-up listen start waits until aplay has played the reply out (protocol.md §6.1)', async (t) => {
+  // tts stop right after the last packet, as a server that does not wait for the device: the
+  // device is then its burst and pre-buffer behind, and its speaker has that much still to play.
+  const r = await open({ ttsTailMs: 0 });
+  // The words once, then silence: nobody speaks after the reply.
+  r.alsa.startMic(SPEECH, 0.3);
+  await r.until('idle and ready', () => r.conv === 'idle' && r.daemon.supervisor.state === 'ready');
+  let ttsStopAt: number | undefined;
+  const starts: { at: number; speaker: string }[] = [];
+  r.server.on('tts-stop', () => {
+    ttsStopAt ??= monotonicNow();
+  });
+  r.server.on('listen', (e) => {
+    if (e.state === 'start') starts.push({ at: monotonicNow(), speaker: r.sink.inner.state });
+  });
+  r.daemon.input('click');
+  await r.until('listening again after the reply', () => starts.length >= 2, 20_000);
+  const follow = starts[1];
+  assert.ok(follow && ttsStopAt !== undefined);
+  assert.equal(follow.speaker, 'idle', 'aplay had played out and exited before the mic reopened');
+  const tailMs = (follow.at - ttsStopAt) * 1000;
+  assert.ok(tailMs > 100, `listen start ${tailMs.toFixed(0)} ms after tts stop: the tail was waited for`);
+  t.diagnostic(`follow-up listen start ${tailMs.toFixed(0)} ms after tts stop`);
+  const turn = r.logs.find((l) => typeof l.msg === 'string' && /^turn click\/auto → reply/.test(l.msg));
+  assert.match(turn?.msg ?? '', /tts stop \+\d+, played out \+\d+/);
+  r.daemon.input('click');
+  await r.until('idle', () => r.conv === 'idle');
 });

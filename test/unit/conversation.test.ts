@@ -43,7 +43,8 @@ function setup(options: Options = {}) {
   const check = (state?: ConversationState): void => {
     conv.assertInvariants();
     if (state) assert.equal(conv.state, state);
-    assert.equal(sink.open, conv.state === 'speaking', 'sink open iff speaking');
+    // Open iff speaking, except during a reply's play-out (assertInvariants ties the two).
+    assert.equal(sink.open, conv.playbackOpen, 'the sink is open iff the conversation says so');
     if (conv.state !== 'listening' && conv.state !== 'connecting')
       assert.equal(source.running, false, 'mic off');
   };
@@ -130,10 +131,23 @@ test('toggle: a full turn, auto mode listens again after tts stop; timeline offs
   assert.ok(h.sink.rms > 1000, `decoded audio is not silence (rms ${h.sink.rms})`);
   h.clock.advance(2000);
   h.session.tts('stop'); // +3210
-  h.check('listening');
+  // The speaker still plays its tail: no listen start, mic off, until it has (protocol.md §6.1).
+  h.check('speaking');
   assert.deepEqual(h.sink.calls, ['begin', 'write', 'write', 'end']);
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto']);
+  assert.equal(h.source.running, false, 'the mic does not hear the tail');
+  h.session.serverAudio(PACKET);
+  assert.equal(h.sink.writes, 2, 'audio after tts stop is not played');
+  h.clock.advance(120);
+  h.sink.drain(); // +3330
+  h.check('listening');
   assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen start auto']);
   assert.equal(h.source.running, true, 'mic back on (protocol.md §11.9)');
+  assert.deepEqual(
+    h.source.prerolls,
+    [true, false],
+    'the follow-up does not send the pre-roll (our own voice)',
+  );
   assert.equal(h.turns.length, 1);
   const t = h.turns[0];
   assert.ok(t);
@@ -145,6 +159,7 @@ test('toggle: a full turn, auto mode listens again after tts stop; timeline offs
     ttsStart: 1160,
     firstAudio: 1210,
     ttsStop: 3210,
+    playedOut: 3330,
   });
   assert.equal(t.packetsPlayed, 2);
   const turnLines = h.lines.filter((l) => l.msg.startsWith('turn '));
@@ -152,7 +167,7 @@ test('toggle: a full turn, auto mode listens again after tts stop; timeline offs
   assert.equal(turnLines[0]?.level, INFO);
   assert.match(
     turnLines[0]?.msg ?? '',
-    /^turn click\/auto → reply: first frame \+60, stt \+1060, tts start \+1160, first audio \+1210, tts stop \+3210/,
+    /^turn click\/auto → reply: first frame \+60, stt \+1060, tts start \+1160, first audio \+1210, tts stop \+3210, played out \+3330/,
   );
   assert.deepEqual(h.transitions, [
     'offline→idle',
@@ -353,10 +368,88 @@ test('speaking deadline restarts on every packet and fires at exactly speakingDe
   h.done();
 });
 
+/** Toggle mode, a reply heard and its tts stop received: the speaker plays out the tail. */
+function toPlayOut(h: Harness): void {
+  toSpeaking(h);
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('speaking');
+  assert.equal(h.sink.open, false, 'the stream is ended, its tail plays');
+}
+
+test('play-out: tts start, audio and tts stop meanwhile change nothing; a late drained after a click neither', () => {
+  const h = setup();
+  toPlayOut(h);
+  h.session.tts('start');
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('speaking');
+  assert.equal(h.sink.begins, 1);
+  assert.equal(h.sink.writes, 1);
+  h.conv.input('click');
+  h.check('listening');
+  h.sink.drain(); // the aborted tail's, if a sink reported one: not ours any more
+  h.check('listening');
+  assert.equal(h.turns.length, 1);
+  h.done();
+});
+
+test('play-out: a click silences the tail and listens at once (with the pre-roll), no abort sent', () => {
+  const h = setup();
+  toPlayOut(h);
+  h.conv.input('click');
+  h.check('listening');
+  assert.equal(h.sink.calls.at(-1), 'abort');
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen start auto']);
+  assert.deepEqual(h.source.prerolls, [true, true], 'a click catches what was said with it');
+  assert.equal(h.turns[0]?.outcome, 'reply');
+  assert.equal(h.turns.at(-1)?.trigger, 'click');
+  h.done();
+});
+
+test('play-out: a double click stops quietly; a loss ends it offline; the reply still counts as one', () => {
+  const h = setup();
+  toPlayOut(h);
+  h.conv.input('doubleClick');
+  h.check('idle');
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto'], 'nothing under way on the server to abort');
+  assert.equal(h.turns.at(-1)?.outcome, 'reply');
+  const g = setup();
+  toPlayOut(g);
+  g.session.lose('server closed 1005', true);
+  g.check('offline');
+  assert.equal(g.sink.calls.at(-1), 'abort');
+  assert.equal(g.turns.at(-1)?.outcome, 'reply');
+  h.done();
+  g.done();
+});
+
+test('play-out: a speaker fault, or no drained within the speaking deadline, still listens again', () => {
+  const h = setup();
+  toPlayOut(h);
+  h.sink.fail(fault(ErrorCode.AudioSink, 'aplay exited 1'));
+  h.check('listening');
+  assert.deepEqual(h.source.prerolls, [true, false]);
+  h.done();
+  const g = setup();
+  toPlayOut(g);
+  g.clock.advance(g.config.speakingDeadlineMs - 1);
+  g.check('speaking');
+  g.clock.advance(1);
+  g.check('listening');
+  assert.equal(g.sink.calls.at(-1), 'abort', 'the overdue tail is silenced');
+  const w = warnings(g);
+  assert.equal(w.length, 1);
+  assert.equal(w[0]?.code, ErrorCode.AudioSink);
+  assert.equal(g.turns[0]?.outcome, 'reply');
+  g.done();
+});
+
 test('auto mode: nobody speaks after the reply → back to idle quietly, no error', () => {
   const h = setup();
   toSpeaking(h);
   h.session.tts('stop');
+  h.sink.drain();
   h.check('listening');
   h.clock.advance(h.config.listenDeadlineMs);
   h.check('idle');
@@ -418,6 +511,7 @@ test('seed bug: listen start refused → the press waits like one made offline, 
   h.session.tts('start');
   h.session.serverAudio(PACKET);
   h.session.tts('stop');
+  h.sink.drain();
   h.check('listening');
   // The refused one, then the one on the new session.
   assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen start auto']);
@@ -578,6 +672,7 @@ test('an undecodable packet is skipped and warned once per turn, never thrown', 
   assert.equal(w.length, 1);
   assert.equal(w[0]?.code, ErrorCode.OpusDecode);
   h.session.tts('stop');
+  h.sink.drain();
   assert.equal(h.turns[0]?.packetsUndecodable, 2);
   assert.equal(h.turns[0]?.packetsPlayed, 1);
   h.done();

@@ -121,7 +121,7 @@ export async function runIdentity(configPath: string | undefined, io: Io, log: L
     io.err(formatConfigErrors(loaded.errors, loaded.source));
     return EX_CONFIG;
   }
-  const result = await resolveIdentity({ config: loaded.config, log });
+  const result = await resolveIdentity({ config: loaded.config, log, origins: loaded.origins });
   if (!result.ok) {
     io.err(`speakerd identity: ${result.error.code}: ${result.error.message}`);
     return EX_CONFIG;

@@ -86,7 +86,11 @@ async function run(options: RunOptions): Promise<number> {
   const format = detectLogFormat(io.env, process.stdout.isTTY === true);
   const bootRoot = createLogger({ level: config.logLevel, format });
   const bootLog = bootRoot.child({ component: 'main' });
-  const id = await resolveIdentity({ config, log: bootRoot.child({ component: 'identity' }) });
+  const id = await resolveIdentity({
+    config,
+    log: bootRoot.child({ component: 'identity' }),
+    origins: loaded.origins,
+  });
   if (!id.ok) {
     bootLog.fatal({ code: id.error.code }, id.error.message);
     return EX_CONFIG;

@@ -21,7 +21,13 @@ export interface ConfigError {
 
 /** `source` is on both branches so a caller can always say which file it was talking about. */
 export type ConfigResult =
-  | { readonly ok: true; readonly config: Readonly<Config>; readonly source: string }
+  | {
+      readonly ok: true;
+      readonly config: Readonly<Config>;
+      readonly source: string;
+      /** Dotted path → where its value came from when not the file (`env SPEAKERD_DEVICE_ID`). */
+      readonly origins: ReadonlyMap<string, string>;
+    }
   | { readonly ok: false; readonly errors: ConfigError[]; readonly source: string };
 
 export interface LoadConfigOptions {
@@ -91,7 +97,7 @@ export function loadConfig(options: LoadConfigOptions): ConfigResult {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) errors.push(...parsed.error.issues.flatMap((issue) => toConfigErrors(issue, origins)));
   if (errors.length > 0 || !parsed.success) return { ok: false, errors, source };
-  return { ok: true, config: deepFreeze(parsed.data), source };
+  return { ok: true, config: deepFreeze(parsed.data), source, origins };
 }
 
 type ReadResult =

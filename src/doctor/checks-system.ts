@@ -19,6 +19,7 @@ import { type CheckResult, failed, pass, skip } from './check.js';
  */
 export async function checkIdentity(
   config: Readonly<Config>,
+  origins?: ReadonlyMap<string, string>,
 ): Promise<{ result: CheckResult; identity: Identity | undefined }> {
   const notes: string[] = [];
   const log = createLogger({
@@ -37,7 +38,7 @@ export async function checkIdentity(
       },
     },
   });
-  const got = await resolveIdentity({ config, log });
+  const got = await resolveIdentity({ config, log, ...(origins ? { origins } : {}) });
   const noted = notes.length > 0 ? ` (${notes.join('; ')})` : '';
   if (!got.ok) {
     const fix = got.error.message.includes('Client-Id')

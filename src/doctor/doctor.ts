@@ -139,7 +139,7 @@ export async function runDoctor(
   let identity: Awaited<ReturnType<typeof checkIdentity>>['identity'];
   report(
     await timed(async () => {
-      const got = await checkIdentity(config);
+      const got = await checkIdentity(config, loaded.origins);
       identity = got.identity;
       return got.result;
     }),

@@ -36,6 +36,8 @@ export type IdentityFileHandle = AtomicFileHandle;
 export interface ResolveIdentityOptions {
   readonly config: Readonly<Config>;
   readonly log: Logger;
+  /** Where config values came from (config/load.ts), so an id set by env is not called "config". */
+  readonly origins?: ReadonlyMap<string, string>;
   /**
    * The interface table to pick the MAC from. Default: `os.networkInterfaces()` merged with
    * `/sys/class/net`, because the former lists only interfaces that have an IP address: an
@@ -55,9 +57,10 @@ export async function resolveIdentity(options: ResolveIdentityOptions): Promise<
   const fs = options.fs ?? fsp;
   const interfaces =
     options.interfaces ?? (await systemInterfaces(fs, options.sysNetDir ?? '/sys/class/net', options.log));
-  const device = resolveDeviceId(options.config, macCandidates(interfaces));
+  const origin = (path: string) => options.origins?.get(path) ?? `config ${path}`;
+  const device = resolveDeviceId(options.config, macCandidates(interfaces), origin);
   if (!device.ok) return device;
-  const client = await resolveClientId(options.config, options.log, fs);
+  const client = await resolveClientId(options.config, options.log, fs, origin);
   if (!client.ok) return client;
   return {
     ok: true,
@@ -114,9 +117,13 @@ function macCandidates(interfaces: NodeJS.Dict<os.NetworkInterfaceInfo[]>): MacC
   return out;
 }
 
-function resolveDeviceId(config: Readonly<Config>, candidates: readonly MacCandidate[]): Resolved {
+function resolveDeviceId(
+  config: Readonly<Config>,
+  candidates: readonly MacCandidate[],
+  origin: (path: string) => string,
+): Resolved {
   if (config.identity.deviceId !== undefined) {
-    return { ok: true, value: config.identity.deviceId, source: 'config identity.deviceId' };
+    return { ok: true, value: config.identity.deviceId, source: origin('identity.deviceId') };
   }
   const names = candidates.map((c) => c.name).sort();
   const wanted = config.identity.interface;
@@ -196,9 +203,14 @@ function fail(message: string): { ok: false; error: Fault } {
   return { ok: false, error: fault(ErrorCode.Identity, message) };
 }
 
-async function resolveClientId(config: Readonly<Config>, log: Logger, fs: IdentityFs): Promise<Resolved> {
+async function resolveClientId(
+  config: Readonly<Config>,
+  log: Logger,
+  fs: IdentityFs,
+  origin: (path: string) => string,
+): Promise<Resolved> {
   if (config.identity.clientId !== undefined) {
-    return { ok: true, value: config.identity.clientId, source: 'config identity.clientId' };
+    return { ok: true, value: config.identity.clientId, source: origin('identity.clientId') };
   }
   const file = join(config.stateDir, CLIENT_ID_FILE);
   let existing: string | undefined;

@@ -5,6 +5,7 @@ import type { NetworkInterfaceInfo } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
 import { type Config, configSchema } from '../../src/config/schema.js';
 import {
   formatIdentity,
@@ -147,6 +148,27 @@ test('identity.deviceId from config wins over interfaces', async () => {
   const id = ok(await deviceIdOf({ eth0: nic(ETH0) }, { deviceId: 'aa:bb:cc:00:11:22' }));
   assert.equal(id.deviceId, 'aa:bb:cc:00:11:22');
   assert.equal(id.deviceIdSource, 'config identity.deviceId');
+});
+
+test('an id set by SPEAKERD_DEVICE_ID / SPEAKERD_CLIENT_ID says so, not "config"', async () => {
+  const loaded = loadConfig({
+    env: {
+      SPEAKERD_DEVICE_ID: 'aa:bb:cc:00:11:22',
+      SPEAKERD_CLIENT_ID: '123e4567-e89b-42d3-a456-426614174000',
+    },
+    defaultPath: join(freshDir(), 'absent.json'),
+  });
+  assert.ok(loaded.ok);
+  const got = await resolveIdentity({
+    config: loaded.config,
+    log: captureLogger().log,
+    interfaces: { eth0: nic(ETH0) },
+    origins: loaded.origins,
+  });
+  const id = ok(got);
+  assert.equal(id.deviceId, 'aa:bb:cc:00:11:22');
+  assert.equal(id.deviceIdSource, 'env SPEAKERD_DEVICE_ID');
+  assert.equal(id.clientIdSource, 'env SPEAKERD_CLIENT_ID');
 });
 
 test('systemInterfaces adds links without an address from sysfs', async () => {

@@ -16,40 +16,20 @@
  * aplay blocked in open() ignores SIGTERM, test-infra.md §1.7). An aplay that exits on its own,
  * stops taking audio, or does not finish after `end` ends the stream with one 'fault'.
  */
-import { spawn as nodeSpawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError, ErrorCode, fault } from '../core/errors.js';
 import { StateCell } from '../core/state.js';
 import type { AudioSink, AudioSinkEvents } from './audio-port.js';
+import { type ChildLike, defaultSpawn, type SpawnFn } from './child.js';
 import { StderrTail } from './stderr-tail.js';
 
+// AplaySinkDeps takes a SpawnFn: the sink's users (and its tests) find the child types here too.
+export { type ChildLike, defaultSpawn, type SpawnFn, type SpawnOptionsLike } from './child.js';
+
 export type PlaybackState = 'idle' | 'buffering' | 'playing' | 'draining' | 'aborting' | 'closed';
-
-/**
- * The part of a `ChildProcess` the audio code uses: real children satisfy it, tests fake it.
- * Events used: 'error' (err), 'close' (code, signal) — 'close' rather than 'exit' so stderr has
- * been read to the end when the stream is reported.
- */
-export interface ChildLike extends EventEmitter {
-  readonly pid?: number | undefined;
-  readonly stdin: Writable | null;
-  readonly stderr: Readable | null;
-  kill(signal?: NodeJS.Signals): boolean;
-}
-
-export interface SpawnOptionsLike {
-  readonly env: NodeJS.ProcessEnv;
-  readonly stdio: ['pipe' | 'ignore', 'ignore', 'pipe'];
-}
-
-export type SpawnFn = (command: string, args: readonly string[], options: SpawnOptionsLike) => ChildLike;
-
-/** `node:child_process` spawn behind the narrow type (its overloads return a full ChildProcess). */
-export const defaultSpawn: SpawnFn = (command, args, options) =>
-  nodeSpawn(command, [...args], { env: options.env, stdio: [...options.stdio] });
 
 export interface AplaySinkDeps {
   /** ALSA playback PCM (`-D`), config audio.playbackDevice. */

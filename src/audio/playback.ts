@@ -17,8 +17,8 @@
  * stops taking audio, or does not finish after `end` ends the stream with one 'fault'.
  *
  * This file holds the sink: its state machine, its timers (pre-buffer, pacing, drain) and its
- * faults, the queue and the pacing. Split out so each part reads on its own: one stream's aplay
- * child (spawn, stdin, kill, reap) in aplay-run.ts.
+ * faults. Split out so each part reads on its own: one stream's aplay child (spawn, stdin, kill,
+ * reap) in aplay-run.ts, the queue and the `playsUntil` arithmetic in pacing.ts.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -28,6 +28,7 @@ import { StateCell } from '../core/state.js';
 import { AplayRun, aplayArgs, type RunExit } from './aplay-run.js';
 import type { AudioSink, AudioSinkEvents } from './audio-port.js';
 import { defaultSpawn, type SpawnFn } from './child.js';
+import { PacedQueue } from './pacing.js';
 
 // AplaySinkDeps takes a SpawnFn: the sink's users (and its tests) find the child types here too.
 export { type ChildLike, defaultSpawn, type SpawnFn, type SpawnOptionsLike } from './child.js';
@@ -96,16 +97,7 @@ interface Stream {
   readonly id: number;
   /** The aplay child; its `phase` is the stream's one lifecycle field. */
   readonly run: AplayRun;
-  readonly bytesPerMs: number;
-  readonly queue: Buffer[];
-  queued: number;
-  /** An odd trailing byte (half a sample) waiting for the next write. */
-  carry: Buffer | undefined;
-  handed: number;
-  /** Clock time at which everything handed over will have been played (estimate). */
-  playsUntil: number;
-  /** Bytes of this stream dropped because the queue was full. */
-  dropped: number;
+  readonly queue: PacedQueue;
   paceTimer: TimerHandle | undefined;
   /** Bounds the wait for the pre-buffer (see PREBUFFER_MAX_WAIT_MS). */
   prebufferTimer: TimerHandle | undefined;
@@ -147,12 +139,12 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   }
 
   get stats(): PlaybackStats {
-    const stream = this.#current;
+    const queue = this.#current?.queue;
     return {
       streams: this.#streams,
-      handedBytes: stream?.handed ?? 0,
-      queuedBytes: stream?.queued ?? 0,
-      aheadMs: stream ? Math.max(0, stream.playsUntil - this.#d.clock.now()) : 0,
+      handedBytes: queue?.handed ?? 0,
+      queuedBytes: queue?.queued ?? 0,
+      aheadMs: queue ? queue.aheadMs(this.#d.clock.now()) : 0,
       droppedBytes: this.#dropped,
       liveChildren: this.#live.size,
     };
@@ -192,13 +184,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     const stream: Stream = {
       id,
       run,
-      bytesPerMs: (sampleRate * 2) / 1000,
-      queue: [],
-      queued: 0,
-      carry: undefined,
-      handed: 0,
-      playsUntil: 0,
-      dropped: 0,
+      queue: new PacedQueue(sampleRate, d.maxQueueMs, this.#maxBufferedMs),
       paceTimer: undefined,
       prebufferTimer: undefined,
       drainTimer: undefined,
@@ -216,19 +202,11 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     const stream = this.#current;
     // After end/abort/fault the stream takes nothing until the next begin (interface contract).
     if (!stream || (this.state !== 'buffering' && this.state !== 'playing')) return;
-    let data = pcm;
-    if (stream.carry) {
-      data = Buffer.concat([stream.carry, data]);
-      stream.carry = undefined;
-    }
-    if (data.length % 2 === 1) {
-      // Keep sample alignment: splitting for pacing must never cut a sample in two.
-      stream.carry = Buffer.from(data.subarray(data.length - 1));
-      data = data.subarray(0, data.length - 1);
-    }
+    const data = stream.queue.align(pcm);
     if (data.length === 0) return;
     this.#enqueue(stream, data);
-    if (this.state === 'buffering' && stream.queued >= this.#bytes(stream, this.#d.prebufferMs)) {
+    const queue = stream.queue;
+    if (this.state === 'buffering' && queue.queued >= queue.bytes(this.#d.prebufferMs)) {
       this.#startPlaying(stream, 'pre-buffer full');
     } else if (this.state === 'buffering' && !stream.prebufferTimer) {
       stream.prebufferTimer = this.#d.clock.setTimeout(() => {
@@ -249,8 +227,8 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
       this.#startPlaying(stream, 'stream ended before the pre-buffer filled');
     }
     stream.run.markEnding();
-    const remainingMs =
-      Math.max(0, stream.playsUntil - this.#d.clock.now()) + stream.queued / stream.bytesPerMs;
+    const queue = stream.queue;
+    const remainingMs = queue.aheadMs(this.#d.clock.now()) + queue.queued / queue.bytesPerMs;
     this.#cell.transition('draining', `stream ${stream.id} ended`, {
       stream: stream.id,
       remaining_ms: Math.round(remainingMs),
@@ -281,32 +259,19 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
 
   // ── queue and pacing ──────────────────────────────────────────────────────────────────────
 
-  /** Whole samples in `ms` of audio. */
-  #bytes(stream: Stream, ms: number): number {
-    return Math.floor((ms * stream.bytesPerMs) / 2) * 2;
-  }
-
+  /** Queues whole samples; a full queue drops its oldest audio, logged once per stream. */
   #enqueue(stream: Stream, data: Buffer): void {
-    const bound = Math.max(this.#bytes(stream, this.#maxBufferedMs), data.length);
-    let dropped = 0;
-    while (stream.queued + data.length > bound) {
-      const head = stream.queue.shift();
-      if (!head) break;
-      stream.queued -= head.length;
-      dropped += head.length;
-    }
+    const firstDrop = stream.queue.dropped === 0;
+    const dropped = stream.queue.push(data);
     if (dropped > 0) {
-      if (stream.dropped === 0) {
+      if (firstDrop) {
         this.#d.log.warn(
           { stream: stream.id, max_buffered_ms: this.#maxBufferedMs },
           'playback queue full: dropping the oldest audio; further drops are counted',
         );
       }
-      stream.dropped += dropped;
       this.#dropped += dropped;
     }
-    stream.queue.push(data);
-    stream.queued += data.length;
   }
 
   #startPlaying(stream: Stream, reason: string): void {
@@ -315,7 +280,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     stream.prebufferTimer = undefined;
     this.#cell.transition('playing', reason, {
       stream: stream.id,
-      queued_ms: Math.round(stream.queued / stream.bytesPerMs),
+      queued_ms: Math.round(stream.queue.queued / stream.queue.bytesPerMs),
     });
     this.#pump(stream);
   }
@@ -325,28 +290,15 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
     const clock = this.#d.clock;
     clock.clearTimeout(stream.paceTimer);
     stream.paceTimer = undefined;
-    const run = stream.run;
+    const { run, queue } = stream;
     const handing = run.phase === 'playing' || run.phase === 'ending';
     if (stream !== this.#current || !handing || !run.accepting) return;
-    const maxAhead = this.#bytes(stream, this.#d.maxQueueMs);
-    const halfWindow = this.#bytes(stream, this.#d.maxQueueMs / 2);
-    while (stream.queued > 0 && !run.blocked) {
-      const now = clock.now();
-      const aheadBytes = Math.max(0, stream.playsUntil - now) * stream.bytesPerMs;
-      const room = Math.floor((maxAhead - aheadBytes) / 2) * 2;
-      const head = stream.queue[0];
-      // Whole packets (or half the window, if a write was bigger): a few writes per packet, not
-      // a trickle of 2-byte writes each time the clock has moved a little.
-      if (!head || room < Math.max(2, Math.min(head.length, halfWindow))) break;
-      const piece = head.length <= room ? head : head.subarray(0, room);
-      if (piece === head) stream.queue.shift();
-      else stream.queue[0] = head.subarray(room);
-      stream.queued -= piece.length;
-      stream.handed += piece.length;
-      stream.playsUntil = Math.max(stream.playsUntil, now) + piece.length / stream.bytesPerMs;
+    while (queue.queued > 0 && !run.blocked) {
+      const piece = queue.take(clock.now());
+      if (!piece) break;
       run.write(this.#gain(piece));
     }
-    if (stream.queued === 0) {
+    if (queue.queued === 0) {
       if (run.phase === 'ending' && !run.blocked) {
         // Everything is with aplay: EOF makes it play out its buffer and exit 0.
         run.closeInput();
@@ -354,15 +306,10 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
       return;
     }
     if (run.blocked) return;
-    // Wake when there is room for the next piece (as above).
-    const head = stream.queue[0];
-    const granuleMs = Math.min(head?.length ?? 0, halfWindow) / stream.bytesPerMs;
-    const aheadMs = Math.max(0, stream.playsUntil - clock.now());
-    const waitMs = Math.max(1, Math.ceil(aheadMs - (this.#d.maxQueueMs - granuleMs)));
     stream.paceTimer = clock.setTimeout(() => {
       stream.paceTimer = undefined;
       this.#pump(stream);
-    }, waitMs);
+    }, queue.wakeInMs(clock.now()));
   }
 
   // ── ending a stream ───────────────────────────────────────────────────────────────────────
@@ -371,8 +318,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   #kill(stream: Stream, reason: string): void {
     if (!stream.run.live) return;
     this.#clearTimers(stream);
-    stream.queue.length = 0;
-    stream.queued = 0;
+    stream.queue.clear();
     if (stream === this.#current && this.state !== 'closed') {
       this.#cell.transition('aborting', `stream ${stream.id}: ${reason}`, {
         stream: stream.id,
@@ -393,6 +339,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
   /** aplay has exited: the stream is over — drained, killed by us, or else a fault. */
   #onExit(stream: Stream, exit: RunExit): void {
     const { code, signal, how, clean, killed } = exit;
+    const queue = stream.queue;
     this.#clearTimers(stream);
     this.#live.delete(stream.run);
     const current = stream === this.#current;
@@ -402,8 +349,8 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
         pid: stream.run.pid,
         code,
         signal,
-        handed_ms: Math.round(stream.handed / stream.bytesPerMs),
-        dropped_ms: Math.round(stream.dropped / stream.bytesPerMs),
+        handed_ms: Math.round(queue.handed / queue.bytesPerMs),
+        dropped_ms: Math.round(queue.dropped / queue.bytesPerMs),
       },
       `aplay for stream ${stream.id} ${how}`,
     );

@@ -176,7 +176,7 @@ export class AplayRun {
     this.#to('ending');
   }
 
-  /** Hands one piece to aplay; on back-pressure holds back until 'drain', and faults if it lasts. */
+  /** Hands one piece to aplay; on back-pressure holds back until 'drain', and reports it if it lasts. */
   write(pcm: Buffer): void {
     const stdin = this.#child.stdin;
     if (stdin && !stdin.write(pcm)) this.#onBlocked(stdin);

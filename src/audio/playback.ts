@@ -174,6 +174,7 @@ export class AplaySink extends EventEmitter<AudioSinkEvents> implements AudioSin
         killGraceMs: this.#killGraceMs,
         stallMs: this.#stallMs,
       },
+      // The run calls these on its child's events, never while it is constructed: `stream` is set.
       {
         resume: () => this.#pump(stream),
         inputLost: () => this.#clearTimers(stream),

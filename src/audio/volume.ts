@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
 import { describeError, errnoCode } from '../core/errors.js';
 import { writeFileAtomic } from '../system/atomic-file.js';
-import { type ChildLike, defaultSpawn, type SpawnFn } from './playback.js';
+import { type ChildLike, defaultSpawn, type SpawnFn } from './child.js';
 
 export const VOLUME_FILE = 'volume.json';
 /** amixer answers in milliseconds; a hung one (wedged USB card) must not pile up. */

@@ -36,6 +36,8 @@ export interface SoakWorld {
   /** Press, hold for the configured time, release. */
   press(): Promise<void>;
   readonly holdMs: number;
+  /** Toggle mode: a click talks (no press to hold); push-to-talk otherwise. */
+  readonly toggle: boolean;
   /** The last turn line's running number. */
   turnSeq(): number;
   /** Resolves true once `pred` holds (polled), false after `ms` or when the daemon died. */
@@ -103,7 +105,14 @@ export async function inject(name: FaultName, w: SoakWorld): Promise<InjectedFau
       };
     }
     case 'reset': {
-      // RST under a turn: while the button is held, or at a random moment of the reply.
+      // RST under a turn: while the button is held (toggle: while listening), or at a random
+      // moment of the reply.
+      if (random() < 0.5 && w.toggle) {
+        w.gesture('c');
+        await w.sleep(between(random, 30, 1500));
+        proxy.resetAll();
+        return { variant: 'while listening', clear: () => undefined };
+      }
       if (random() < 0.5) {
         w.gesture('p');
         const at = between(random, 30, w.holdMs);

@@ -16,7 +16,7 @@ export function formatReport(r: SoakReport): string {
   const { start, end } = r.resources;
   const mark = (ok: boolean) => (ok ? '✓' : '✗');
   out.push(
-    `speakerd soak · ${r.attempted} turns · seed ${r.seed} · audio ${r.audio} · ${r.durationS.toFixed(0)} s · ${r.turnsPerMin.toFixed(1)} turns/min`,
+    `speakerd soak · ${r.attempted} turns · seed ${r.seed} · ${r.buttonMode} · audio ${r.audio} · ${r.durationS.toFixed(0)} s · ${r.turnsPerMin.toFixed(1)} turns/min`,
   );
   out.push('');
   out.push(

@@ -34,6 +34,12 @@ export interface SoakOptions {
   readonly audio: 'auto' | 'alsa' | 'sim';
   /** Faults to draw from (default: all). */
   readonly faults?: readonly FaultName[];
+  /**
+   * push-to-talk (default): a press held `holdMs`, the release ends the utterance. toggle: a click,
+   * the dev-server's VAD ends the utterance, the reply plays out and the device listens again
+   * (auto mode); the user double-clicks to end the conversation once the reply was heard.
+   */
+  readonly buttonMode?: 'push-to-talk' | 'toggle';
   /** How long a press is held (push-to-talk). */
   readonly holdMs?: number;
   /** Slack a state gets past its deadline before it counts as stuck. */
@@ -81,6 +87,17 @@ export const SOAK_CONFIG = {
 } as const;
 
 /**
+ * Toggle mode: the utterance ends when the dev-server's VAD hears the room's sentence end (up to
+ * a second of silence, 2.6 s of words, then its 400 ms of silence), so listening needs longer than
+ * a press does; the rest stays a tenth of the shipped timings.
+ */
+export const SOAK_TOGGLE_CONVERSATION = {
+  ...SOAK_CONFIG.conversation,
+  buttonMode: 'toggle',
+  listenDeadlineMs: 6000,
+} as const;
+
+/**
  * Keys some builds have: the refused-token refresh rate bound (default 10 s) at a tenth too, or a
  * press after an auth rotation would wait for the shipped 10 s against a 3 s connect deadline.
  */
@@ -125,6 +142,7 @@ export interface CrashRecord {
 
 export interface SoakReport {
   readonly audio: 'alsa' | 'sim';
+  readonly buttonMode: 'push-to-talk' | 'toggle';
   readonly seed: number;
   readonly attempted: number;
   readonly completed: number;
@@ -191,6 +209,9 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
 async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<SoakReport> {
   const random = seededRandom(o.seed);
   const holdMs = o.holdMs ?? 200;
+  const toggle = o.buttonMode === 'toggle';
+  // The turn a user gesture starts: a press in push-to-talk, a click in toggle mode.
+  const talkTrigger = toggle ? 'click' : 'press';
   const marginMs = o.marginMs ?? 1000;
   const progress = o.progress ?? (() => undefined);
   const faults = o.faults && o.faults.length > 0 ? o.faults : FAULTS;
@@ -240,7 +261,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     hardware: 'simulated',
     logLevel: 'debug',
     connection: { ...SOAK_CONFIG.connection, ...optionalConnectionKeys() },
-    conversation: SOAK_CONFIG.conversation,
+    conversation: toggle ? SOAK_TOGGLE_CONVERSATION : SOAK_CONFIG.conversation,
     ...(alsa ? { audio: { captureDevice: 'fakemic', playbackDevice: 'fakespk' } } : {}),
   };
   const writeConfig = () => {
@@ -312,6 +333,10 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     const wait = lastGestureAt + FINGER_MS - Date.now();
     if (wait > 0) await sleep(wait);
     mark('press');
+    if (toggle) {
+      gesture('c');
+      return;
+    }
     gesture('p');
     await sleep(holdMs);
     gesture('r');
@@ -323,6 +348,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     proxy,
     random,
     holdMs,
+    toggle,
     pressBoundMs,
     sleep: (ms) => sleep(ms),
     gesture: (g: Gesture) => {
@@ -370,28 +396,40 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     const missed: string[] = [];
     let presses = 0;
     const replied = (after: number) =>
-      daemon
-        .turnsAfter(after)
-        .some((t) => t.trigger === 'press' && t.outcome === 'reply' && t.packetsPlayed > 0);
+      daemon.turnsAfter(after).some(
+        (t) =>
+          // In toggle mode a conversation the fault's click started may answer on its auto turn.
+          (t.trigger === talkTrigger || (toggle && t.trigger === 'auto')) &&
+          t.outcome === 'reply' &&
+          t.packetsPlayed > 0,
+      );
+    const done = async (presses: number) => {
+      // Toggle mode listens again after the reply: the user ends the conversation (double click).
+      if (toggle && !atRest()) {
+        gesture('d');
+        await waitFor(atRest, restBoundMs);
+      }
+      return { completed: true, presses, missed, ms: Date.now() - t0 };
+    };
     while (Date.now() - t0 < turnBoundMs) {
       // The user waits for the device to be at rest (LEDs off, or the offline blink) before pressing.
       await waitFor(() => replied(from) || atRest(), Math.min(restBoundMs, turnBoundMs - (Date.now() - t0)));
-      if (replied(from)) return { completed: true, presses, missed, ms: Date.now() - t0 };
+      if (replied(from)) return done(presses);
       if (!daemon.alive || Date.now() - t0 >= turnBoundMs) break;
       if (!atRest()) missed.push(`not at rest after ${restBoundMs} ms (${daemon.conversation})`);
       const seq = turnSeq.n;
       presses++;
       await press();
       const ended = await waitFor(
-        () => daemon.turnsAfter(seq).some((t) => t.trigger === 'press'),
+        () => daemon.turnsAfter(seq).some((t) => t.trigger === talkTrigger),
         pressBoundMs,
       );
-      if (replied(seq)) return { completed: true, presses, missed, ms: Date.now() - t0 };
+      if (replied(seq)) return done(presses);
       if (!ended) {
         missed.push(daemon.alive ? `no turn within ${pressBoundMs} ms` : 'daemon exited');
         continue;
       }
-      const t = daemon.turnsAfter(seq).find((x) => x.trigger === 'press');
+      const t = daemon.turnsAfter(seq).find((x) => x.trigger === talkTrigger);
       missed.push(t ? `${t.outcome}${t.outcome === 'reply' ? ' without audio' : ''}` : '?');
     }
     return { completed: false, presses, missed, ms: Date.now() - t0 };
@@ -521,6 +559,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
   const soakMs = results.reduce((a, r) => a + r.ms, 0);
   return {
     audio: alsa ? 'alsa' : 'sim',
+    buttonMode: toggle ? 'toggle' : 'push-to-talk',
     seed: o.seed,
     attempted: results.length,
     completed,

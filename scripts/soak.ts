@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- [--turns N] [--seed S] [--sim | --alsa] [--faults a,b] [--json] [--verbose]`:
+ * `npm run soak -- [--turns N] [--seed S] [--sim | --alsa] [--faults a,b] [--toggle] [--json] [--verbose]`:
  * the daemon against the dev-server through the fault proxy, a random fault before every turn
  * (soak-run.ts). Exit 1 when the daemon crashed, a state outlived its deadline, a turn never
  * completed after its fault cleared, an unexpected error line was logged, file descriptors or
@@ -12,7 +12,7 @@ import { formatReport } from './soak-report.js';
 import { runSoak } from './soak-run.js';
 
 const USAGE = `usage: soak [--turns N] [--seed S] [--sim | --alsa] [--faults ${FAULTS.join(',')}]
-            [--hold-ms MS] [--margin-ms MS] [--log FILE] [--json [--details]] [--verbose]`;
+            [--toggle] [--hold-ms MS] [--margin-ms MS] [--log FILE] [--json [--details]] [--verbose]`;
 
 async function main(): Promise<number> {
   let values: ReturnType<typeof parse>['values'];
@@ -58,6 +58,7 @@ async function main(): Promise<number> {
     turns: int(values.turns, 100, 'turns'),
     seed: int(values.seed, 1, 'seed'),
     audio: values.sim ? 'sim' : values.alsa ? 'alsa' : 'auto',
+    buttonMode: values.toggle ? 'toggle' : 'push-to-talk',
     faults,
     holdMs: int(values['hold-ms'], 200, 'hold-ms'),
     marginMs: int(values['margin-ms'], 1000, 'margin-ms'),
@@ -78,6 +79,7 @@ function parse() {
       sim: { type: 'boolean' },
       alsa: { type: 'boolean' },
       faults: { type: 'string' },
+      toggle: { type: 'boolean' },
       'hold-ms': { type: 'string' },
       'margin-ms': { type: 'string' },
       log: { type: 'string' },

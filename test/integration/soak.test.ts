@@ -68,3 +68,29 @@ test('soak: 100 turns, a random fault before each, every turn completes and noth
   assert.equal(Object.keys(report.byFault).length, 9, `faults drawn: ${Object.keys(report.byFault)}`);
   assert.ok(report.ok, report.problems.join('; '));
 });
+
+test('soak, toggle mode: 15 turns, the reply plays out and auto mode listens again under faults', {
+  timeout: 240_000,
+}, async (t) => {
+  const progress: string[] = [];
+  const report = await runSoak({
+    turns: 15,
+    seed: 3,
+    audio: 'auto',
+    buttonMode: 'toggle',
+    progress: (l) => progress.push(l),
+  });
+  for (const line of formatReport(report).split('\n')) t.diagnostic(line);
+  assert.equal(report.buttonMode, 'toggle');
+  assert.equal(report.completed, report.attempted, `turns that never completed: ${progress.join(' | ')}`);
+  // The conversation went on by itself after replies: auto turns were opened (and ended by the user).
+  assert.ok(
+    Object.keys(report.outcomes).some((k) => k.startsWith('auto → ')),
+    `turn lines: ${JSON.stringify(report.outcomes)}`,
+  );
+  assert.deepEqual(report.crashes, []);
+  assert.deepEqual(report.stuck, [], 'no state outlived its deadline');
+  assert.deepEqual(report.unexpectedErrors, []);
+  assert.equal(report.invariantLines, 0);
+  assert.ok(report.ok, report.problems.join('; '));
+});

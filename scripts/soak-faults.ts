@@ -33,7 +33,7 @@ export interface SoakWorld {
   readonly random: Random;
   sleep(ms: number): Promise<void>;
   gesture(g: Gesture): void;
-  /** Press, hold for the configured time, release. */
+  /** Talk: press, hold for the configured time, release (toggle mode: a click). */
   press(): Promise<void>;
   readonly holdMs: number;
   /** Toggle mode: a click talks (no press to hold); push-to-talk otherwise. */
@@ -107,13 +107,14 @@ export async function inject(name: FaultName, w: SoakWorld): Promise<InjectedFau
     case 'reset': {
       // RST under a turn: while the button is held (toggle: while listening), or at a random
       // moment of the reply.
-      if (random() < 0.5 && w.toggle) {
-        w.gesture('c');
-        await w.sleep(between(random, 30, 1500));
-        proxy.resetAll();
-        return { variant: 'while listening', clear: () => undefined };
-      }
       if (random() < 0.5) {
+        if (w.toggle) {
+          // No button to hold: the click's turn listens, and the reset lands while it does.
+          w.gesture('c');
+          await w.sleep(between(random, 30, 1500));
+          proxy.resetAll();
+          return { variant: 'while listening', clear: () => undefined };
+        }
         w.gesture('p');
         const at = between(random, 30, w.holdMs);
         await w.sleep(at);

@@ -403,7 +403,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
           t.outcome === 'reply' &&
           t.packetsPlayed > 0,
       );
-    const done = async (presses: number) => {
+    const done = async () => {
       // Toggle mode listens again after the reply: the user ends the conversation (double click).
       if (toggle && !atRest()) {
         gesture('d');
@@ -414,7 +414,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
     while (Date.now() - t0 < turnBoundMs) {
       // The user waits for the device to be at rest (LEDs off, or the offline blink) before pressing.
       await waitFor(() => replied(from) || atRest(), Math.min(restBoundMs, turnBoundMs - (Date.now() - t0)));
-      if (replied(from)) return done(presses);
+      if (replied(from)) return done();
       if (!daemon.alive || Date.now() - t0 >= turnBoundMs) break;
       if (!atRest()) missed.push(`not at rest after ${restBoundMs} ms (${daemon.conversation})`);
       const seq = turnSeq.n;
@@ -424,7 +424,7 @@ async function soak(o: SoakOptions, cleanups: Array<() => unknown>): Promise<Soa
         () => daemon.turnsAfter(seq).some((t) => t.trigger === talkTrigger),
         pressBoundMs,
       );
-      if (replied(seq)) return done(presses);
+      if (replied(seq)) return done();
       if (!ended) {
         missed.push(daemon.alive ? `no turn within ${pressBoundMs} ms` : 'daemon exited');
         continue;

@@ -17,7 +17,7 @@ import type { DeadlineKind } from './deadlines.js';
 import { handleInput, startPendingTurn } from './gestures.js';
 import { type ConversationSnapshot, checkInvariants, invariantBreach } from './invariants.js';
 import { handleAudio, handleMessage } from './replies.js';
-import { ABORT, type ConversationDeps, LISTEN_STOP, TurnContext } from './turn-context.js';
+import { type ConversationDeps, TurnContext } from './turn-context.js';
 import type { TurnTimeline } from './turn-timeline.js';
 
 export type { ConversationState } from './conversation-state.js';
@@ -31,9 +31,9 @@ export interface ConversationEvents {
 }
 
 const TURN_DEADLINES = {
-  listen: { code: ErrorCode.ListenDeadline, what: 'no stt/tts reply', tell: LISTEN_STOP },
-  reply: { code: ErrorCode.ReplyDeadline, what: 'no tts start after the utterance', tell: ABORT },
-  speaking: { code: ErrorCode.SpeakingDeadline, what: 'no audio and no tts stop', tell: ABORT },
+  listen: { code: ErrorCode.ListenDeadline, what: 'no stt/tts reply' },
+  reply: { code: ErrorCode.ReplyDeadline, what: 'no tts start after the utterance' },
+  speaking: { code: ErrorCode.SpeakingDeadline, what: 'no audio and no tts stop' },
 } as const;
 
 export class Conversation extends EventEmitter<ConversationEvents> {
@@ -53,8 +53,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   readonly #onFrame = (pcm: Buffer): void => this.#step(() => this.#frame(pcm));
   readonly #onMicFault = (f: Fault): void => this.#step(() => this.#fault('mic', f));
   readonly #onSpeakerFault = (f: Fault): void => this.#step(() => this.#fault('speaker', f));
-  readonly #onDrained = (): void =>
-    this.#step(() => this.#ctx.finishPlayOut('the reply played out: listening again (auto)'));
+  readonly #onDrained = (): void => this.#step(() => this.#drained());
 
   constructor(deps: ConversationDeps) {
     super();
@@ -164,7 +163,7 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       state: ctx.state,
       started: this.#started,
       micOn: ctx.micOn,
-      sinkOpen: ctx.sinkOpen,
+      speaker: ctx.speaker,
       turn: ctx.turn,
       deadline: ctx.deadline.kind,
       activationCode: ctx.activationCode,
@@ -200,6 +199,8 @@ export class Conversation extends EventEmitter<ConversationEvents> {
 
   #linkReady(): void {
     const ctx = this.#ctx;
+    // Nothing of the old session can arrive on a new one: a cancel's refusal ends here.
+    ctx.gate.open('new session');
     if (ctx.state === 'offline') ctx.enter('idle', 'connection ready');
     else if (ctx.state === 'connecting') {
       if (ctx.turn) startPendingTurn(ctx, ctx.turn);
@@ -225,11 +226,31 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     }
   }
 
-  /** A lost connection (design.md §3.3): mic and speaker off at once, no turn half open, offline. */
+  /**
+   * A lost connection (design.md §3.3): mic off and an incomplete reply cut at once, no turn half
+   * open, offline. A complete reply (its `tts stop` came) plays to its last sample: xinnan closes
+   * ~3 ms after the `tts stop` of a farewell (protocol.md §8.1 rows 3, 5, 6), and cutting there
+   * would swallow the last 0.3–0.45 s the speaker still holds.
+   */
   #linkDown(cause: string, routine: boolean | undefined): void {
-    this.#ctx.teardown('lost');
+    const ctx = this.#ctx;
+    ctx.teardown('lost', 'keep');
+    const tail = ctx.speaker === 'tail' ? '; the reply plays out to its end' : '';
     // A routine close (protocol.md §8) is not an error: an info transition, an offline indicator.
-    this.#ctx.enter('offline', `connection lost: ${cause}`, routine === undefined ? undefined : { routine });
+    ctx.enter('offline', `connection lost: ${cause}${tail}`, routine === undefined ? undefined : { routine });
+  }
+
+  /** The speaker has played everything it was given. */
+  #drained(): void {
+    const ctx = this.#ctx;
+    if (!ctx.drained()) return; // the end of a stream we silenced or never fed: nothing to do
+    if (ctx.state === 'speaking' && ctx.turn?.playingOut) {
+      ctx.finishPlayOut('the reply played out: listening again (auto)');
+      return;
+    }
+    // Push-to-talk's tail after tts stop, or a reply the link went away under: the operator's log
+    // says the reply was heard to its end.
+    this.#d.log.info(`the reply played out (${ctx.state})`);
   }
 
   // ------------------------------------------------------------------ audio devices
@@ -247,17 +268,20 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   #fault(device: 'mic' | 'speaker', fault: Fault): void {
     const ctx = this.#ctx;
     this.#d.log.warn({ code: fault.code }, `${device} fault: ${fault.message}`);
-    if (device === 'speaker' && ctx.turn?.playingOut) {
-      // The reply was complete; only its tail is lost. No 'drained' will come: listen now.
-      ctx.finishPlayOut("speaker fault during the reply's tail: listening again (auto)");
+    if (device === 'speaker' && ctx.speaker === 'tail') {
+      // The reply was complete; only its tail is lost, and no 'drained' will come.
+      ctx.playbackAbort();
+      if (ctx.turn?.playingOut)
+        ctx.finishPlayOut("speaker fault during the reply's tail: listening again (auto)");
       return;
     }
     if (!(device === 'mic' ? ctx.micOn : ctx.sinkOpen)) return;
     // The turn cannot go on without it: end it visibly; the audio adapter retries by itself.
-    const tell = ctx.state === 'speaking' ? ABORT : ctx.state === 'listening' ? LISTEN_STOP : undefined;
+    const tell = ctx.state === 'speaking' || ctx.state === 'listening';
     ctx.teardown('fault');
     ctx.enter('error', `${device} fault (${fault.code})`);
-    if (tell) ctx.send(tell, tell === ABORT ? 'abort' : 'listen stop');
+    // A stop path like any other: the server must not answer what the dead mic half heard.
+    if (tell) ctx.cancelOnServer(`${device} fault`);
   }
 
   // ------------------------------------------------------------------ deadlines (design.md §3.3)
@@ -301,17 +325,20 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       speaking: config.speakingDeadlineMs,
     }[kind];
     if (kind === 'listen' && turn.trigger === 'auto') {
-      // Auto mode listened again after a reply and nobody spoke: the conversation is over, not broken.
+      // Auto mode listened again after a reply and nobody spoke: the conversation is over, not
+      // broken. A cancel, not a `listen stop`: xinnan would recognise the 30 s of room noise and
+      // might answer it (turn-context.ts cancelOnServer).
       ctx.teardown('no-follow-up');
       ctx.recover(`no follow-up speech within ${ms} ms`);
-      ctx.send(LISTEN_STOP, 'listen stop');
+      ctx.cancelOnServer('no follow-up speech');
       return;
     }
     const d = TURN_DEADLINES[kind];
     log.warn({ code: d.code, deadline: kind, after_ms: ms }, `${kind} deadline: ${d.what} within ${ms} ms`);
     ctx.teardown('deadline');
     ctx.enter('error', `${kind} deadline (${d.code})`);
-    // Tell the server the turn is over; only the log cares whether it left (design.md §1.1).
-    ctx.send(d.tell, d.tell === ABORT ? 'abort' : 'listen stop');
+    // Tell the server the turn is over, and refuse a late answer: the user has seen the error and
+    // moved on (only the log cares whether the abort left, design.md §1.1).
+    ctx.cancelOnServer(`${kind} deadline`);
   }
 }

@@ -42,7 +42,7 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
       return;
     case 'listening': {
       const turn = ctx.current();
-      if (trigger === 'click') stopListening(ctx, turn);
+      if (trigger === 'click') cancelListening(ctx, turn);
       else if (turn.awaitingReply)
         interrupt(ctx, trigger, mode, 'cancelled', 'press while waiting: listening again');
       // A second press while the button is held adds nothing.
@@ -64,6 +64,9 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
 /** Starts a turn now if connected; otherwise connects now and keeps the press (design.md §3.2). */
 function begin(ctx: TurnContext, turn: Turn): void {
   const { session } = ctx.d;
+  // A press cuts the tail of a reply still playing (push-to-talk, or a link lost during play-out):
+  // the user wants to talk, and the mic must not hear the device's own voice.
+  if (ctx.speaker === 'tail') ctx.playbackAbort();
   if (session.state === 'ready') {
     const epoch = ctx.epoch;
     ctx.turn = turn;
@@ -101,14 +104,24 @@ function pressWhileConnecting(ctx: TurnContext, trigger: 'click' | 'press', mode
   ctx.d.session.connectNow('button');
 }
 
-/** Toggle click while listening: end the turn. */
-function stopListening(ctx: TurnContext, turn: Turn): void {
-  // Once the server has the utterance (awaiting the reply), abort stops its LLM/TTS (protocol.md §5.1).
-  const awaiting = turn.awaitingReply;
+/**
+ * Toggle click while listening: a cancel. The firmware closes the audio channel here (protocol.md
+ * §6.3, button table): in auto mode the server's VAD ends an utterance by itself, so a click is
+ * "stop", not "I am done talking", and a person who stops the device mid-sentence expects silence,
+ * not an answer to half a question. So, like the double click: mic off, rest, `abort`, and the reply
+ * gate refuses whatever still answers (turn-context.ts cancelOnServer). Unlike the firmware the
+ * socket stays open: in persistent mode the next press streams at once.
+ */
+function cancelListening(ctx: TurnContext, turn: Turn): void {
+  const waiting = turn.awaitingReply;
   ctx.micStop();
   ctx.endTurn('cancelled');
-  ctx.enter('idle', 'click: stop listening');
-  ctx.send(awaiting ? ABORT : LISTEN_STOP, awaiting ? 'abort' : 'listen stop');
+  ctx.recover(
+    waiting
+      ? 'click while waiting for the reply: cancelled (abort; its answer is refused)'
+      : 'click while listening: cancelled (abort; no answer will play)',
+  );
+  ctx.cancelOnServer(waiting ? 'click while waiting for the reply' : 'click while listening');
 }
 
 /** Barge-in: abort the reply, flush playback at once (protocol.md §11.11), listen again. */
@@ -152,30 +165,41 @@ function release(ctx: TurnContext): void {
 
 /**
  * Double click: stop. The one thing a single click cannot say while a reply plays (there it
- * barges in and listens again): abort the reply, close the mic, back to rest (protocol.md §5.1).
+ * barges in and listens again): silence, mic off, back to rest, and no answer ever plays for what
+ * was stopped: a cancel (turn-context.ts cancelOnServer), never a `listen stop`, which xinnan would
+ * answer ([SRV core/handle/textHandler/listenMessageHandler.py]).
  */
 function stop(ctx: TurnContext): void {
   switch (ctx.state) {
     case 'listening':
     case 'speaking': {
       const speaking = ctx.state === 'speaking';
-      const { awaitingReply, playingOut } = ctx.current();
+      const { playingOut } = ctx.current();
       ctx.teardown('cancelled');
       ctx.recover(`double click: stop ${speaking ? 'the reply' : 'listening'}`);
-      // The server is done with a reply whose tail plays: nothing to tell it.
+      // The server is done with a reply whose tail plays: nothing to tell it, nothing to refuse.
       if (playingOut) return;
-      // Nothing is under way on the server before the utterance is complete: listen stop suffices.
-      const abort = speaking || awaitingReply;
-      ctx.send(abort ? ABORT : LISTEN_STOP, abort ? 'abort' : 'listen stop');
+      ctx.cancelOnServer(`double click while ${speaking ? 'speaking' : 'listening'}`);
       return;
     }
     case 'connecting':
-      // The press kept for the coming connection is dropped; the connection itself stays wanted.
+      // The press kept for the coming connection is dropped (no listen start went out for it); the
+      // connection itself stays wanted.
       ctx.teardown('cancelled');
       ctx.recover('double click: pending turn dropped');
       return;
     case 'error':
       ctx.recover('double click during the error display');
+      return;
+    case 'idle':
+    case 'offline':
+      // The tail of a complete reply may still play (push-to-talk, or a link lost during play-out).
+      if (ctx.speaker === 'tail') {
+        ctx.playbackAbort();
+        ctx.d.log.info(`double click in ${ctx.state}: the reply's tail silenced`);
+        return;
+      }
+      ctx.d.log.debug(`doubleClick means nothing in ${ctx.state}`);
       return;
     default:
       ctx.d.log.debug(`doubleClick means nothing in ${ctx.state}`);

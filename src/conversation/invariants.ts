@@ -6,13 +6,15 @@
 import type { ConversationConfig } from '../config/schema.js';
 import type { ConversationState } from './conversation-state.js';
 import { type DeadlineKind, deadlineFor } from './deadlines.js';
+import type { SpeakerState } from './turn-context.js';
 import type { Turn } from './turn-timeline.js';
 
 export interface ConversationSnapshot {
   readonly state: ConversationState;
   readonly started: boolean;
   readonly micOn: boolean;
-  readonly sinkOpen: boolean;
+  /** turn-context.ts SpeakerState: silent, a stream we feed (the sink is open), or a complete reply's tail. */
+  readonly speaker: SpeakerState;
   readonly turn: Turn | undefined;
   readonly deadline: DeadlineKind | undefined;
   readonly activationCode: string | undefined;
@@ -30,8 +32,11 @@ export function invariantBreach(s: ConversationSnapshot): string | undefined {
       (state === 'connecting' && !!turn && !turn.released));
   if (s.micOn !== micExpected) return `mic is ${s.micOn ? 'on' : 'off'}`;
   // Speaking holds the speaker open, except while a complete reply's tail plays out.
-  if (s.sinkOpen !== (state === 'speaking' && turn?.playingOut !== true))
-    return `playback is ${s.sinkOpen ? 'open' : 'closed'}`;
+  const sinkOpen = s.speaker === 'stream';
+  if (sinkOpen !== (state === 'speaking' && turn?.playingOut !== true))
+    return `playback is ${sinkOpen ? 'open' : 'closed'}`;
+  // The device never listens to its own voice: a press cuts a tail, auto mode waits for it.
+  if (s.micOn && s.speaker === 'tail') return 'the mic is on while a reply plays out';
   const holdsTurn = state === 'listening' || state === 'speaking';
   if (holdsTurn && !turn) return 'no turn';
   if (!holdsTurn && state !== 'connecting' && turn) return 'a turn is open';

@@ -3,7 +3,7 @@
  * the reply, binary Opus between them is decoded and played; everything else is only logged.
  */
 import type { ServerMessage } from '../protocol/messages.js';
-import type { TurnContext } from './turn-context.js';
+import { ABORT, type TurnContext } from './turn-context.js';
 
 export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
   const { log } = ctx.d;
@@ -54,9 +54,25 @@ function isStale(ctx: TurnContext, what: string): boolean {
   return false;
 }
 
+/**
+ * After a cancel nothing that answers the cancelled utterance may reach the speaker (reply-gate.ts).
+ * Only idle, error and offline can see such an answer: every path that leaves them for listening
+ * sends `listen start`, which opens the gate.
+ */
+function refused(ctx: TurnContext, what: string): boolean {
+  if (ctx.gate.state !== 'refusing') return false;
+  ctx.gate.refused++;
+  ctx.d.log.info(
+    { refused: what, cancel: ctx.gate.why },
+    `${what} answers a cancelled utterance (${ctx.gate.why}): refused`,
+  );
+  return true;
+}
+
 function onStt(ctx: TurnContext, text: string): void {
   // The user's words stay at debug: a fleet journal is no place for what people say at home.
   ctx.d.log.debug({ stt: text }, 'stt');
+  if (refused(ctx, 'stt')) return;
   const turn = ctx.turn;
   if (ctx.state !== 'listening' || !turn || isStale(ctx, 'stt')) return;
   turn.mark('stt', ctx.now());
@@ -79,9 +95,16 @@ function onTtsStart(ctx: TurnContext): void {
     ctx.enter('speaking', 'tts start while speaking');
     return;
   }
+  if (refused(ctx, 'tts start')) {
+    // The server is about to speak an answer nobody wants: stop it at the source too. Its `tts
+    // stop` and audio then fall outside speaking and are dropped (protocol.md §4.2).
+    ctx.send(ABORT, 'abort');
+    return;
+  }
   let turn = ctx.turn;
   if (ctx.state === 'idle') {
-    // A reply nobody is waiting for (e.g. to a turn cancelled a moment ago): the firmware plays it too.
+    // Speech the server starts by itself (no utterance of ours open): the firmware plays it too. One
+    // that answers a cancelled utterance never gets here (refused above).
     turn = ctx.newTurn('server', ctx.d.config.buttonMode === 'push-to-talk' ? 'manual' : 'auto');
     ctx.turn = turn;
   } else if (ctx.state !== 'listening' || !turn) {
@@ -116,7 +139,7 @@ function onTtsStop(ctx: TurnContext): void {
   }
   ctx.playbackEnd();
   ctx.endTurn('reply');
-  if (turn.followUp) ctx.openTurn(ctx.newTurn('auto', 'auto'), 'tts stop: listening again (auto)', false);
+  if (turn.followUp) ctx.openFollowUp('tts stop: listening again (auto)');
   else ctx.enter('idle', 'tts stop');
 }
 

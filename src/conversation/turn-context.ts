@@ -18,6 +18,7 @@ import type { ClientMessage, ListenMode } from '../protocol/messages.js';
 import type { LinkState, SessionPort } from '../session/session-port.js';
 import type { ConversationState } from './conversation-state.js';
 import { type DeadlineKind, DeadlineSlot, deadlineFor } from './deadlines.js';
+import { ReplyGate } from './reply-gate.js';
 import { formatTurn, Turn, type TurnOutcome, type TurnTimeline, type TurnTrigger } from './turn-timeline.js';
 
 export interface ConversationDeps {
@@ -47,14 +48,24 @@ export function linkAtRest(link: LinkState): boolean {
   return link === 'ready' || link === 'idle';
 }
 
+/**
+ * What the speaker is doing for us: nothing, a reply stream we are feeding (between `tts start` and
+ * `tts stop`), or the tail of a complete reply it is still playing out (after `end()`, until
+ * 'drained'). A complete reply plays to its last sample whatever happens to the link; only a press
+ * (or a stop) cuts a tail (issue "Against a real xiaozhi server" §3).
+ */
+export type SpeakerState = 'silent' | 'stream' | 'tail';
+
 export class TurnContext {
   readonly cell: StateCell<ConversationState>;
   readonly deadline: DeadlineSlot;
   turn: Turn | undefined;
   /** The mic was started by us and not stopped since. */
   micOn = false;
-  /** A TTS stream is open on the speaker (begin called, neither end nor abort since). */
-  sinkOpen = false;
+  /** The speaker's one state field; changed only through the playback* methods and drained(). */
+  speaker: SpeakerState = 'silent';
+  /** After a cancel, refuses what answers the cancelled utterance (reply-gate.ts). */
+  readonly gate: ReplyGate;
   /** Bumped on every change of state: lets a caller see that an event during its call moved things. */
   epoch = 0;
   activationCode: string | undefined;
@@ -67,6 +78,12 @@ export class TurnContext {
   ) {
     this.cell = new StateCell<ConversationState>('offline', d.log, 'conversation');
     this.deadline = new DeadlineSlot(d.clock);
+    this.gate = new ReplyGate(d.log);
+  }
+
+  /** A TTS stream is open on the speaker (begin called, neither end nor abort since). */
+  get sinkOpen(): boolean {
+    return this.speaker === 'stream';
   }
 
   get state(): ConversationState {
@@ -113,28 +130,65 @@ export class TurnContext {
   playbackBegin(): void {
     this.d.decoder.reset();
     this.d.sink.begin(this.d.decoder.rate);
-    this.sinkOpen = true;
+    this.#speakerTo('stream', 'tts start');
   }
 
   /** The reply is complete: let the speaker play out what it has. */
   playbackEnd(): void {
-    if (!this.sinkOpen) return;
-    this.sinkOpen = false;
+    if (this.speaker !== 'stream') return;
+    // State first: a sink with nothing queued may report 'drained' inside end().
+    this.#speakerTo('tail', 'tts stop: playing out');
     this.d.sink.end();
   }
 
-  /** Silence now, a draining tail included (abort, loss: protocol.md §11.11, design.md §3.3). */
+  /** Silence now, a draining tail included (a press, a stop, a fault: protocol.md §11.11). */
   playbackAbort(): void {
-    this.sinkOpen = false;
+    this.#speakerTo('silent', 'silenced');
     this.d.sink.abort();
   }
 
-  /** Every abrupt exit: mic and speaker off at once, the turn reported. */
-  teardown(outcome: TurnOutcome): void {
+  /**
+   * The sink played out everything it had. Returns whether it was the tail of a complete reply
+   * (the sink may also report the end of a stream we aborted or never fed).
+   */
+  drained(): boolean {
+    if (this.speaker !== 'tail') return false;
+    this.#speakerTo('silent', 'played out');
+    return true;
+  }
+
+  #speakerTo(to: SpeakerState, why: string): void {
+    if (this.speaker === to) return;
+    this.d.log.trace(
+      { speaker_from: this.speaker, speaker_to: to },
+      `speaker ${this.speaker} → ${to}: ${why}`,
+    );
+    this.speaker = to;
+  }
+
+  /**
+   * Every abrupt exit: mic off and the turn reported at once. The speaker is silenced too, except
+   * with `tail: 'keep'` (a lost link): then only an incomplete reply is cut, and a complete one
+   * plays to its last sample (§3 of the issue: xinnan closes ~3 ms after its farewell's `tts stop`).
+   */
+  teardown(outcome: TurnOutcome, tail: 'cut' | 'keep' = 'cut'): void {
     this.micOn = false;
     this.d.source.stop();
-    this.playbackAbort();
+    if (tail === 'cut' || this.speaker === 'stream') this.playbackAbort();
     this.endTurn(outcome);
+  }
+
+  /**
+   * A cancel (design.md §3.3): tell the server to stop (`abort`, never `listen stop`: xinnan
+   * recognises what it has on a `listen stop` in every mode and would answer the cancelled
+   * utterance, [SRV core/handle/textHandler/listenMessageHandler.py]) and refuse whatever still
+   * answers it until the next `listen start` (reply-gate.ts). `abort` is what the firmware sends
+   * to stop the server (protocol.md §5.1, §6.3); xinnan stops its LLM/TTS and answers `tts stop`,
+   * which the idle device ignores. The gate is shut before the send: an answer can come at any time.
+   */
+  cancelOnServer(why: string): void {
+    this.gate.refuse(why);
+    this.send(ABORT, 'abort');
   }
 
   endTurn(outcome: TurnOutcome): void {
@@ -161,6 +215,8 @@ export class TurnContext {
   send(message: ClientMessage, what: string): boolean {
     const ok = this.d.session.send(message);
     if (!ok) this.d.log.debug({ what }, `${what} not sent: connection not ready`);
+    // The device asks for a new utterance: from here on the server's answers are for it.
+    else if (message.type === 'listen' && message.state === 'start') this.gate.open('listen start sent');
     return ok;
   }
 
@@ -215,7 +271,34 @@ export class TurnContext {
     if (this.state !== 'speaking' || !turn?.playingOut) return;
     turn.mark('playedOut', this.now());
     this.endTurn('reply');
-    this.openTurn(this.newTurn('auto', 'auto'), reason, false);
+    this.openFollowUp(reason);
+  }
+
+  /**
+   * Auto mode listens again after a reply (protocol.md §11.9), but only if the `listen start` can go
+   * out. The server may be closing the session right after its `tts stop` (xinnan's farewell, exit
+   * command or exit intent close ~3 ms after it: protocol.md §8.1 rows 3, 5, 6): then its close frame
+   * is in while the socket's 'close' event, and so the link's state, still lag behind. That is a
+   * routine end, not a failed turn: no turn is opened, the device goes offline, and the supervisor's
+   * loss and reconnect follow.
+   */
+  openFollowUp(reason: string): void {
+    const epoch = this.epoch;
+    const link = this.d.session.state;
+    const sent = link === 'ready' && this.send(listenStart('auto'), 'listen start');
+    if (epoch !== this.epoch) return; // a loss reported during the send moved things already
+    if (sent) {
+      this.turn = this.newTurn('auto', 'auto');
+      this.enter('listening', reason);
+      this.micStart(false);
+      return;
+    }
+    this.enter(
+      link === 'idle' ? 'idle' : 'offline',
+      link === 'ready'
+        ? 'reply complete; the server is closing the session: no follow-up turn'
+        : `reply complete; link ${link}: no follow-up turn`,
+    );
   }
 
   sendPacket(turn: Turn, packet: Buffer): void {

@@ -87,7 +87,7 @@ test('start: ready link → idle, other links → offline, on-demand rest → id
   }
 });
 
-test('toggle: click starts listening (auto), frames go out as Opus, click stops', () => {
+test('toggle: click starts listening (auto), frames go out as Opus, a second click cancels (abort, never listen stop)', () => {
   const h = setup();
   h.conv.input('click');
   h.check('listening');
@@ -101,11 +101,15 @@ test('toggle: click starts listening (auto), frames go out as Opus, click stops'
   );
   h.conv.input('click');
   h.check('idle');
-  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen stop']);
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'abort']);
   assert.equal(h.source.running, false);
   assert.equal(h.turns.length, 1);
   assert.equal(h.turns[0]?.outcome, 'cancelled');
   assert.equal(h.turns[0]?.framesSent, 5);
+  assert.ok(
+    h.lines.some((l) => /click while listening: cancelled/.test(l.msg ?? '')),
+    'the log says it was cancelled',
+  );
   h.done();
 });
 
@@ -305,7 +309,11 @@ test('listen deadline fires at exactly listenDeadlineMs, shows error for errorDi
   h.clock.advance(1);
   h.check('error');
   assert.equal(h.source.running, false);
-  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen stop']);
+  assert.deepEqual(
+    h.session.sentKinds(),
+    ['listen start auto', 'abort'],
+    'a stop path: abort, never listen stop',
+  );
   const w = warnings(h);
   assert.equal(w.length, 1);
   assert.equal(w[0]?.code, ErrorCode.ListenDeadline);
@@ -407,7 +415,7 @@ test('play-out: a click silences the tail and listens at once (with the pre-roll
   h.done();
 });
 
-test('play-out: a double click stops quietly; a loss ends it offline; the reply still counts as one', () => {
+test('play-out: a double click stops quietly; a loss ends it offline but the tail plays to its end; the reply still counts as one', () => {
   const h = setup();
   toPlayOut(h);
   h.conv.input('doubleClick');
@@ -416,10 +424,15 @@ test('play-out: a double click stops quietly; a loss ends it offline; the reply 
   assert.equal(h.turns.at(-1)?.outcome, 'reply');
   const g = setup();
   toPlayOut(g);
-  g.session.lose('server closed 1005', true);
+  g.session.lose('server closed 1000', true);
   g.check('offline');
-  assert.equal(g.sink.calls.at(-1), 'abort');
+  assert.equal(g.sink.calls.at(-1), 'end', 'a complete reply is not cut by the close (issue §3)');
   assert.equal(g.turns.at(-1)?.outcome, 'reply');
+  g.sink.drain();
+  g.check('offline');
+  assert.deepEqual(g.session.refused, [], 'no follow-up turn is attempted on the lost link');
+  assert.equal(g.turns.length, 1, 'no phantom turn');
+  assert.ok(g.lines.some((l) => l.msg === 'the reply played out (offline)'));
   h.done();
   g.done();
 });
@@ -455,7 +468,11 @@ test('auto mode: nobody speaks after the reply → back to idle quietly, no erro
   h.check('idle');
   assert.equal(warnings(h).length, 0);
   assert.equal(h.turns.at(-1)?.outcome, 'no-follow-up');
-  assert.equal(h.session.sentKinds().at(-1), 'listen stop');
+  assert.equal(
+    h.session.sentKinds().at(-1),
+    'abort',
+    'xinnan would recognise the room noise of a listen stop',
+  );
   h.done();
 });
 
@@ -720,7 +737,7 @@ test('a mic fault while listening ends the turn in error; in idle it is only log
   h.conv.input('click');
   h.source.fail(fault(ErrorCode.AudioSource, 'arecord exited 1'));
   h.check('error');
-  assert.equal(h.session.sentKinds().at(-1), 'listen stop');
+  assert.equal(h.session.sentKinds().at(-1), 'abort');
   assert.equal(h.turns[0]?.outcome, 'fault');
   h.clock.advance(h.config.errorDisplayMs);
   h.check('idle');
@@ -767,7 +784,7 @@ test('double click while speaking: stop — abort, speaker flushed, back to idle
   h.done();
 });
 
-test('double click while listening: listen stop, idle; at rest it means nothing', () => {
+test('double click while listening: abort (never listen stop), idle; at rest it means nothing', () => {
   const h = setup();
   h.conv.input('doubleClick');
   h.check('idle');
@@ -776,7 +793,207 @@ test('double click while listening: listen stop, idle; at rest it means nothing'
   h.check('listening');
   h.conv.input('doubleClick');
   h.check('idle');
-  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'listen stop']);
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'abort']);
   assert.equal(h.source.running, false);
+  h.done();
+});
+
+// ------------------------------------------------------------------ cancel means silence (issue 12 §1)
+
+/** What xinnan does with an utterance it was told to recognise: stt, tts start, audio, tts stop. */
+function serverAnswers(h: Harness): void {
+  h.session.stt('what the user half said');
+  h.session.tts('start');
+  h.session.serverAudio(PACKET);
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+}
+
+test('cancel: every stop path sends abort, never listen stop, and refuses the answer that still comes', () => {
+  const paths: Array<[string, (h: Harness) => void]> = [
+    [
+      'click while listening',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.conv.input('click');
+      },
+    ],
+    [
+      'click while waiting for the reply',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.session.stt('hello');
+        h.conv.input('click');
+      },
+    ],
+    [
+      'double click while listening',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.conv.input('doubleClick');
+      },
+    ],
+    [
+      'double click while waiting for the reply',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.session.stt('hello');
+        h.conv.input('doubleClick');
+      },
+    ],
+    [
+      'listen deadline',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.clock.advance(h.config.listenDeadlineMs);
+      },
+    ],
+    [
+      'mic fault',
+      (h) => {
+        h.conv.input('click');
+        h.source.emitFrame();
+        h.source.fail(fault(ErrorCode.AudioSource, 'arecord exited 1'));
+      },
+    ],
+    [
+      'no follow-up speech',
+      (h) => {
+        toSpeaking(h);
+        h.session.tts('stop');
+        h.sink.drain();
+        h.source.emitFrame();
+        h.clock.advance(h.config.listenDeadlineMs);
+      },
+    ],
+  ];
+  for (const [name, cancel] of paths) {
+    const h = setup();
+    cancel(h);
+    const begins = h.sink.begins;
+    const writes = h.sink.writes;
+    const sentBefore = h.session.sentKinds();
+    assert.ok(!sentBefore.includes('listen stop'), `${name}: no listen stop`);
+    assert.equal(sentBefore.at(-1), 'abort', `${name}: abort sent`);
+    serverAnswers(h);
+    assert.equal(h.sink.begins, begins, `${name}: the answer never reaches the speaker`);
+    assert.equal(h.sink.writes, writes, `${name}: not one sample of it is written`);
+    assert.ok(h.conv.state === 'idle' || h.conv.state === 'error', `${name}: at rest (${h.conv.state})`);
+    assert.deepEqual(
+      h.session.sentKinds().slice(sentBefore.length),
+      ['abort'],
+      `${name}: the late tts start is answered with abort`,
+    );
+    h.conv.assertInvariants();
+    // The next click works and its reply plays.
+    h.clock.advance(h.config.errorDisplayMs);
+    h.conv.input('click');
+    h.check('listening');
+    h.source.emitFrame();
+    h.session.stt('hello again');
+    h.session.tts('start');
+    h.check('speaking');
+    h.session.serverAudio(PACKET);
+    assert.equal(h.sink.begins, begins + 1, `${name}: the next turn's reply plays`);
+    h.done();
+  }
+});
+
+test('cancel: the refusal ends with the next listen start or a new session, not before', () => {
+  const h = setup();
+  h.conv.input('click');
+  h.source.emitFrame();
+  h.conv.input('click');
+  h.session.tts('start');
+  h.session.tts('start');
+  assert.equal(h.sink.begins, 0);
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto', 'abort', 'abort', 'abort']);
+  // A new session: nothing of the old one can arrive on it, so server-initiated speech plays again.
+  h.session.lose('server closed 1000', true);
+  h.session.becomeReady('sid-2');
+  h.check('idle');
+  h.session.tts('start');
+  h.check('speaking');
+  assert.equal(h.sink.begins, 1);
+  h.done();
+});
+
+test('push-to-talk: release is the end of the utterance (listen stop), not a cancel', () => {
+  const h = setup({ mode: 'push-to-talk' });
+  h.conv.input('press');
+  h.source.emitFrame();
+  h.conv.input('release');
+  assert.deepEqual(h.session.sentKinds(), ['listen start manual', 'listen stop']);
+  serverAnswers(h);
+  assert.equal(h.sink.begins, 1, 'the answer to a released utterance plays');
+  h.done();
+});
+
+// ------------------------------------------------------------------ a close after tts stop (issue 12 §3)
+
+test('play-out: the server closing right after tts stop makes no phantom turn and lets the tail play', () => {
+  const h = setup();
+  toPlayOut(h);
+  // xinnan's close frame is in (the socket refuses sends) while the link still says ready.
+  h.session.sendResult = false;
+  h.sink.drain();
+  h.check('offline');
+  assert.equal(h.turns.length, 1, 'only the reply: no send-failed turn');
+  assert.equal(h.turns[0]?.outcome, 'reply');
+  assert.ok(h.lines.some((l) => /the server is closing the session: no follow-up turn/.test(l.msg ?? '')));
+  assert.ok(!h.lines.some((l) => /not sent: connection not ready/.test(l.msg ?? '') && l.level >= INFO));
+  h.session.lose('server closed 1000', true);
+  h.check('offline');
+  h.session.sendResult = true;
+  h.session.becomeReady('sid-2');
+  h.check('idle');
+  h.conv.input('click');
+  h.check('listening');
+  h.done();
+});
+
+test('an empty reply (tts stop right after stt) on a closing socket makes no phantom turn either', () => {
+  const h = setup();
+  h.conv.input('click');
+  h.source.emitFrame();
+  h.session.stt('bye');
+  h.session.sendResult = false;
+  h.session.tts('stop');
+  h.check('offline');
+  assert.deepEqual(
+    h.turns.map((t) => t.outcome),
+    ['reply'],
+  );
+  h.done();
+});
+
+test('push-to-talk: the tail after tts stop survives a lost link; a press cuts it', () => {
+  const h = setup({ mode: 'push-to-talk' });
+  toSpeaking(h);
+  h.session.serverAudio(PACKET);
+  h.session.tts('stop');
+  h.check('idle');
+  assert.equal(h.sink.calls.at(-1), 'end');
+  h.session.lose('server closed 1000', true);
+  h.check('offline');
+  assert.equal(h.sink.calls.at(-1), 'end', 'not aborted by the loss');
+  h.conv.input('press');
+  h.check('connecting');
+  assert.equal(h.sink.calls.at(-1), 'abort', 'the press silences the tail before the mic opens');
+  h.done();
+});
+
+test('a loss while the reply still streams (no tts stop yet) cuts it at once', () => {
+  const h = setup();
+  toSpeaking(h);
+  h.session.serverAudio(PACKET);
+  h.session.lose('server closed 1006', false);
+  h.check('offline');
+  assert.equal(h.sink.calls.at(-1), 'abort');
   h.done();
 });

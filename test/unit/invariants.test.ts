@@ -15,7 +15,7 @@ function snapshot(over: Partial<ConversationSnapshot>): ConversationSnapshot {
     state: 'idle',
     started: true,
     micOn: false,
-    sinkOpen: false,
+    speaker: 'silent',
     turn: undefined,
     deadline: undefined,
     activationCode: undefined,
@@ -50,7 +50,7 @@ test('invariantBreach: consistent snapshots pass, each kind of breach is named',
   assert.equal(invariantBreach(snapshot({ state: 'activating' })), 'activating without a code');
   assert.equal(invariantBreach(snapshot({ state: 'activating', activationCode: '482913' })), undefined);
   assert.throws(
-    () => checkInvariants(snapshot({ sinkOpen: true })),
+    () => checkInvariants(snapshot({ speaker: 'stream' })),
     /conversation invariant broken in idle: playback is open/,
   );
 });

@@ -101,6 +101,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       random: deps.random,
       log: log.child({ component: 'session' }),
       allowInsecureTls: config.server.allowInsecureTls,
+      // A stale session is replaced only while no turn is under way (the conversation is built
+      // below; the predicate is read later, when the session goes stale).
+      atRest: () => this.conversation.state === 'idle',
       // Never an mcp message unless advertised, and advertised only when there is a server for it.
       ...(deps.mcp ? { features: { mcp: true } } : {}),
     });
@@ -291,6 +294,8 @@ export function statusBase(
     return `activating · code ${activationCode ?? '?'}${words === '' ? '' : ` · ${words}`}`;
   }
   if (link === 'ready') return `online · ${conv}`;
+  // A stale session being replaced at rest: the device is online for the person at it.
+  if (link === 'renewing') return `online · ${conv} · ${detail}`;
   // Between attempts the device is offline, whatever the supervisor calls its waiting room.
   const word = link === 'backoff' ? 'offline' : link;
   return `${word} · ${detail}`;

@@ -106,6 +106,18 @@ export const connectionSchema = z
       600_000,
       'after a refused token, credentials (OTA) are refreshed at most once per this, whatever the backoff drew',
     ),
+    staleSessionMs: ms(
+      100_000,
+      0,
+      3_600_000,
+      "a session on which the server has sent no TTS audio for this long since it opened is stale: xinnan's close_connection_no_voice_time (120 s) would answer the next press with a farewell and close (protocol.md §8.1 row 3). Keep it below the server's setting, with room for the silence a press starts with; 0 = off",
+    ),
+    staleSessionPolicy: z
+      .enum(['renew-at-rest', 'reconnect-on-press'])
+      .default('renew-at-rest')
+      .describe(
+        'persistent mode: renew-at-rest replaces a stale session while the device is idle, so no press waits for a handshake; reconnect-on-press keeps it until a press, which then reconnects first (fewer handshakes, one handshake more on that press). On-demand mode closes a stale session at rest either way',
+      ),
     authFailureWindowMs: ms(
       3_000,
       100,

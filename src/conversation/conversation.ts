@@ -11,7 +11,7 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, type Fault } from '../core/errors.js';
 import type { InputEvent } from '../hardware/input.js';
 import type { ServerMessage } from '../protocol/messages.js';
-import type { LinkLoss, LinkState } from '../session/session-port.js';
+import { type LinkLoss, type LinkState, linkAtRest } from '../session/session-port.js';
 import type { ConversationState } from './conversation-state.js';
 import type { DeadlineKind } from './deadlines.js';
 import { handleInput, startPendingTurn } from './gestures.js';
@@ -218,7 +218,9 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     // Becoming ready is carried by the 'ready' event: only from then on can frames be sent.
     if (to === 'ready') return;
     const s = this.state;
-    if (s === 'listening' || s === 'speaking' || (s === 'idle' && to !== 'idle')) {
+    // At rest the device stays idle through a link state that is a rest too (on-demand idle, or
+    // a stale session being renewed on purpose: session-port.ts linkAtRest).
+    if (s === 'listening' || s === 'speaking' || (s === 'idle' && !linkAtRest(to))) {
       this.#linkDown(`link ${to} (${reason})`, undefined);
     }
     if (to === 'idle' && this.state === 'offline') {

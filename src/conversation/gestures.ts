@@ -67,6 +67,16 @@ function begin(ctx: TurnContext, turn: Turn): void {
   // A press cuts the tail of a reply still playing (push-to-talk, or a link lost during play-out):
   // the user wants to talk, and the mic must not hear the device's own voice.
   if (ctx.speaker === 'tail') ctx.playbackAbort();
+  if (session.stale) {
+    // xinnan would answer this utterance with its farewell and close (protocol.md §8.1 row 3: its
+    // no-voice timer has run out or is about to): a fresh session first, the press waits for it
+    // like one made offline, with what is said meanwhile kept (design.md §3.2).
+    ctx.turn = turn;
+    ctx.enter('connecting', `${turn.trigger} on a stale session: a fresh session first`);
+    ctx.micStart();
+    session.renew(`${turn.trigger} on a stale session`);
+    return;
+  }
   if (session.state === 'ready') {
     const epoch = ctx.epoch;
     ctx.turn = turn;

@@ -15,7 +15,7 @@ import type { ConversationConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import { StateCell } from '../core/state.js';
 import type { ClientMessage, ListenMode } from '../protocol/messages.js';
-import type { LinkState, SessionPort } from '../session/session-port.js';
+import { linkAtRest, type SessionPort } from '../session/session-port.js';
 import type { ConversationState } from './conversation-state.js';
 import { type DeadlineKind, DeadlineSlot, deadlineFor } from './deadlines.js';
 import { ReplyGate } from './reply-gate.js';
@@ -41,11 +41,6 @@ export const ABORT: ClientMessage = { type: 'abort' };
 
 export function listenStart(mode: ListenMode): ClientMessage {
   return { type: 'listen', state: 'start', mode };
-}
-
-/** Link states the device may rest in as `idle`: connected, or on-demand with no connection wanted yet. */
-export function linkAtRest(link: LinkState): boolean {
-  return link === 'ready' || link === 'idle';
 }
 
 /**

@@ -4,7 +4,7 @@
  * single-LED driver (protocol.md §6.2).
  */
 import { CONVERSATION_STATES, type ConversationState } from '../conversation/conversation-state.js';
-import type { LinkState } from '../session/session-port.js';
+import { type LinkState, linkAtRest } from '../session/session-port.js';
 
 export type IndicatorName = 'off' | 'muted' | ConversationState;
 export type IndicatorColor = 'off' | 'red' | 'green' | 'blue';
@@ -43,6 +43,7 @@ const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
   connecting: 'connecting',
   handshaking: 'handshaking',
   ready: 'ready',
+  renewing: 'renewing',
   closing: 'closing',
   backoff: 'backoff',
   idle: 'idle',
@@ -89,11 +90,6 @@ export function indicatorFor(
     default:
       return INDICATORS[conversation];
   }
-}
-
-/** At rest means connected, or on-demand with no connection wanted (link idle). */
-function linkAtRest(link: LinkState): boolean {
-  return link === 'ready' || link === 'idle';
 }
 
 /** Whether two indicators look the same (renderers skip a repeat: a blink keeps its phase). */

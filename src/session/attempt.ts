@@ -34,8 +34,12 @@ export interface AttemptHooks {
   readonly ended: (end: AttemptEnd, readyForMs: number | undefined, intent: CloseIntent) => void;
 }
 
-/** Why we closed it ourselves, if we did. */
-export type CloseIntent = 'none' | 'reconnect' | 'stop';
+/**
+ * Why we closed it ourselves, if we did: `reconnect` (long press, fresh credentials), `stop`
+ * (shutdown), `renew` (a stale session replaced by a fresh one), `retire` (on-demand: a stale
+ * session closed at rest; the next press connects fresh).
+ */
+export type CloseIntent = 'none' | 'reconnect' | 'stop' | 'renew' | 'retire';
 
 export class LinkAttempt {
   readonly #heartbeat: Heartbeat;

@@ -5,16 +5,28 @@ import type { ClientMessage, ServerHello, ServerMessage } from '../protocol/mess
  * The connection's one state (design.md §3.2):
  * offline → connecting → handshaking → ready → (closing) → backoff → connecting …
  * `idle` is the on-demand mode's rest state: no connection and none wanted until the next press.
+ * `renewing`: a stale session (supervisor.ts, connection.staleSessionMs) is closed on purpose and a
+ * fresh one opened at once, or, in on-demand mode at rest, closed so the next press opens a fresh
+ * one. The device is at rest meanwhile (no LED change); a failure takes the usual way to backoff.
  */
 export type LinkState =
   | 'offline'
   | 'connecting'
   | 'handshaking'
   | 'ready'
+  | 'renewing'
   | 'closing'
   | 'backoff'
   | 'idle'
   | 'stopped';
+
+/**
+ * Link states the device may rest in: connected; on-demand with no connection wanted yet; or a
+ * stale session being replaced on purpose (no turn is under way, and none is lost).
+ */
+export function linkAtRest(link: LinkState): boolean {
+  return link === 'ready' || link === 'idle' || link === 'renewing';
+}
 
 export interface LinkLoss {
   /** Human cause for logs/STATUS, e.g. "server closed 1005", "heartbeat timeout". */
@@ -49,4 +61,12 @@ export interface SessionPort extends EventEmitter<SessionEvents> {
   connectNow(reason: string): void;
   /** Drop the current connection and reconnect now with fresh credentials (long press). */
   reconnectFresh(reason: string): void;
+  /**
+   * The ready session is stale: the server has sent no TTS audio for connection.staleSessionMs
+   * since it opened, and xinnan would answer the next utterance with its farewell (protocol.md
+   * §8.1 row 3). False when not ready or when the check is off.
+   */
+  readonly stale: boolean;
+  /** Close the ready session on purpose and open a fresh one at once (same credentials). */
+  renew(reason: string): void;
 }

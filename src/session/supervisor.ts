@@ -32,6 +32,11 @@ export interface SupervisorDeps {
   readonly features?: { readonly mcp?: boolean };
   /** server.allowInsecureTls: accept invalid certificates (explicit opt-in only). */
   readonly allowInsecureTls?: boolean;
+  /**
+   * Whether the device is at rest (the conversation idle): a stale session is only replaced then,
+   * never under a turn. Default: always at rest.
+   */
+  readonly atRest?: () => boolean;
 }
 
 export interface SupervisorStats {
@@ -41,12 +46,16 @@ export interface SupervisorStats {
   audioDropped: number;
   sendsRefused: number;
   credentialRefreshes: number;
+  /** Stale sessions replaced (persistent) or closed (on-demand) on purpose: staleSessionMs. */
+  renewals: number;
 }
 
 /** Short sessions in a row (closed right after hello) before credentials are refreshed. */
 const SHORT_SESSIONS_BEFORE_REFRESH = 2;
 /** Failed pre-hello attempts in a row before credentials are refreshed (design.md §3.2). */
 const EARLY_CLOSES_BEFORE_REFRESH = 3;
+/** A stale session found while the device is busy is looked at again this often. */
+const STALE_RECHECK_MS = 1000;
 
 export class SessionSupervisor extends EventEmitter<SessionEvents> implements SessionPort {
   readonly #d: SupervisorDeps;
@@ -59,6 +68,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     audioDropped: 0,
     sendsRefused: 0,
     credentialRefreshes: 0,
+    renewals: 0,
   };
   #attempt: LinkAttempt | undefined;
   #retryTimer: TimerHandle | undefined;
@@ -73,6 +83,15 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #earlyCloses = 0;
   #shortSessions = 0;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The last time the server did something its no-voice timer counts (protocol.md §8.1, "what
+   * counts as activity"), as far as we can see it: the start of our connection attempt (its timer
+   * starts at the accept, after that) and every downlink TTS audio packet (it counts each one it
+   * sends). The voice it hears in our uplink also counts there, but only its VAD knows which frames
+   * that was: not counting it can only make a session look older than it is, never younger.
+   */
+  #activityAt = Number.NEGATIVE_INFINITY;
+  #staleTimer: TimerHandle | undefined;
   #stopped: Promise<void> | undefined;
 
   constructor(deps: SupervisorDeps) {
@@ -114,6 +133,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#d.clock.clearTimeout(this.#retryTimer);
     this.#d.clock.clearTimeout(this.#resetTimer);
     this.#d.clock.clearTimeout(this.#refreshGuard);
+    this.#d.clock.clearTimeout(this.#staleTimer);
     const a = this.#attempt;
     this.#move('stopped', 'daemon stopping');
     if (!a) return;
@@ -187,6 +207,65 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#connect(reason);
   }
 
+  get stale(): boolean {
+    const ms = this.#d.config.staleSessionMs;
+    return this.state === 'ready' && ms > 0 && this.#d.clock.now() - this.#activityAt >= ms;
+  }
+
+  /**
+   * Replace the ready session with a fresh one now (a press found it stale, or the device is at
+   * rest and it went stale): close it on purpose, then connect at once with the same credentials.
+   * The link says `renewing` meanwhile; the conversation stays at rest through it (a press made
+   * meanwhile waits for the fresh session), and no 'lost' is reported: nothing was under way.
+   */
+  renew(reason: string): void {
+    const a = this.#attempt;
+    if (this.state !== 'ready' || !a) return;
+    this.stats.renewals++;
+    this.#d.clock.clearTimeout(this.#staleTimer);
+    this.#move('renewing', reason, 'replacing a stale session');
+    a.close('renew', 'session renewal');
+  }
+
+  /**
+   * On-demand mode at rest: close a stale session without a new one; the next press connects fresh,
+   * as the firmware does once its channel is 120 s quiet (protocol.md §8.4, IsTimeout).
+   */
+  #retire(a: LinkAttempt, reason: string): void {
+    this.stats.renewals++;
+    this.#move('renewing', reason, 'closing a stale session');
+    a.close('retire', 'stale session');
+  }
+
+  /**
+   * Looks at the session when it may have gone stale (persistent: renewed at rest unless the
+   * policy waits for a press; on-demand: closed at rest). One timer, re-armed lazily: downlink
+   * packets only move #activityAt, as the dev-server's idle timer does.
+   */
+  #armStaleCheck(a: LinkAttempt, delayMs: number): void {
+    const cfg = this.#d.config;
+    if (cfg.staleSessionMs <= 0) return;
+    if (cfg.mode === 'persistent' && cfg.staleSessionPolicy === 'reconnect-on-press') return;
+    this.#d.clock.clearTimeout(this.#staleTimer);
+    this.#staleTimer = this.#d.clock.setTimeout(() => {
+      this.#staleTimer = undefined;
+      if (this.#attempt !== a || this.state !== 'ready') return;
+      const left = this.#activityAt + cfg.staleSessionMs - this.#d.clock.now();
+      if (left > 0) {
+        this.#armStaleCheck(a, left);
+        return;
+      }
+      if (!(this.#d.atRest?.() ?? true)) {
+        // Never under a turn: a reply (TTS audio) usually makes it fresh again meanwhile.
+        this.#armStaleCheck(a, STALE_RECHECK_MS);
+        return;
+      }
+      const quiet = `no TTS from the server for ${Math.round((cfg.staleSessionMs - left) / 1000)} s`;
+      if (cfg.mode === 'on-demand') this.#retire(a, `stale session closed at rest (${quiet})`);
+      else this.renew(`stale session renewed at rest (${quiet})`);
+    }, delayMs);
+  }
+
   #move(to: LinkState, reason: string, detail = reason): void {
     this.#detail = detail;
     this.#state.transition(to, reason);
@@ -223,7 +302,8 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#open(reason);
   }
 
-  #open(reason: string): void {
+  /** `as`: the state the attempt shows until it is ready (`renewing` keeps the device at rest). */
+  #open(reason: string, as: 'connecting' | 'renewing' = 'connecting'): void {
     const creds = this.#d.credentials.current();
     if (creds.url === '') {
       // OTA has not answered yet (provisioning/ota-credentials.ts): nothing to connect to. Offline
@@ -233,6 +313,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     }
     const n = ++this.stats.attempts;
     this.#lastAttemptAt = this.#d.clock.now();
+    this.#activityAt = this.#lastAttemptAt;
     this.#sessionId = '';
     const conn = this.#d.connector({
       url: creds.url,
@@ -252,7 +333,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#d.features ?? {},
       {
         upgraded: () => {
-          if (this.#attempt === a)
+          if (this.#attempt === a && this.state !== 'renewing')
             this.#move('handshaking', `attempt ${n}: upgraded, hello sent`, 'waiting for server hello');
         },
         ready: (hello) => {
@@ -264,7 +345,9 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
           if (this.#attempt === a) this.emit('message', m);
         },
         audio: (opus) => {
-          if (this.#attempt === a) this.emit('audio', opus);
+          if (this.#attempt !== a) return;
+          this.#activityAt = this.#d.clock.now();
+          this.emit('audio', opus);
         },
         ended: (end, readyForMs, intent) => {
           if (this.#attempt !== a) return;
@@ -276,7 +359,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#attempt = a;
     // A URL may carry a secret in its query (some servers take ?token=): never in STATUS or logs.
     const url = redactUrl(creds.url);
-    this.#move('connecting', `attempt ${n}: ${reason}`, url);
+    this.#move(as, `attempt ${n}: ${reason}`, as === 'renewing' ? `renewing · ${url}` : url);
     this.#d.log.info({ attempt: n, url }, 'connecting');
   }
 
@@ -291,14 +374,29 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#shortSessions = 0;
     }, this.#d.config.backoffResetMs);
     this.#move('ready', `attempt ${a.n}: session ${sessionId || '(none)'}`, 'online');
+    this.#armStaleCheck(
+      a,
+      Math.max(0, this.#d.config.staleSessionMs - (this.#d.clock.now() - this.#activityAt)),
+    );
   }
 
   #onEnded(a: LinkAttempt, end: AttemptEnd, readyForMs: number | undefined, intent: CloseIntent): void {
     this.#d.clock.clearTimeout(this.#resetTimer);
+    this.#d.clock.clearTimeout(this.#staleTimer);
     const cause = end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
-    if (readyForMs !== undefined)
+    // A renewal closes a session nothing is using (at rest, or a press waiting in connecting).
+    const planned = intent === 'renew' || intent === 'retire';
+    if (readyForMs !== undefined && !planned)
       this.emit('lost', { cause, routine: end.kind === 'routine' && intent === 'none' });
     if (intent === 'stop' || this.state === 'stopped') return;
+    if (intent === 'renew') {
+      this.#open('fresh session for the stale one', 'renewing');
+      return;
+    }
+    if (intent === 'retire') {
+      this.#move('idle', 'stale session closed: the next press connects fresh', 'idle');
+      return;
+    }
     if (intent === 'reconnect') {
       this.#connect('reconnect requested');
       return;

@@ -118,6 +118,8 @@ export class Service {
     const linkLimit: Partial<Record<LinkState, number>> = {
       connecting: c.handshakeTimeoutMs,
       handshaking: c.helloTimeoutMs,
+      // The stale session's close (≤ 1 s grace, attempt.ts) and the fresh one's handshake and hello.
+      renewing: c.handshakeTimeoutMs + c.helloTimeoutMs + CLOSING_LIMIT_MS,
       // A refused token may hold the next attempt back to refreshMinIntervalMs (supervisor.ts).
       backoff: Math.max(c.backoffCapMs, c.refreshMinIntervalMs),
       closing: CLOSING_LIMIT_MS,

@@ -22,6 +22,9 @@ export class FakeSession extends EventEmitter<SessionEvents> implements SessionP
   audioRefused = 0;
   readonly connectNowCalls: string[] = [];
   readonly reconnectFreshCalls: string[] = [];
+  readonly renewCalls: string[] = [];
+  /** What `stale` says while ready (the test decides when the session has gone stale). */
+  staleWhenReady = false;
   /** Called inside `send` before it returns: lets a test report a loss re-entrantly. */
   onSend: ((message: ClientMessage) => void) | undefined;
 
@@ -51,6 +54,18 @@ export class FakeSession extends EventEmitter<SessionEvents> implements SessionP
     this.reconnectFreshCalls.push(reason);
     if (this.state === 'stopped') return;
     this.setState(this.state === 'ready' ? 'closing' : 'connecting', reason);
+  }
+
+  get stale(): boolean {
+    return this.state === 'ready' && this.staleWhenReady;
+  }
+
+  /** Like the supervisor: a ready link goes to renewing; the test brings it back with becomeReady. */
+  renew(reason: string): void {
+    this.renewCalls.push(reason);
+    if (this.state !== 'ready') return;
+    this.staleWhenReady = false;
+    this.setState('renewing', reason);
   }
 
   // ---------------------------------------------------------------- the test's side

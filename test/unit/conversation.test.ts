@@ -997,3 +997,44 @@ test('a loss while the reply still streams (no tts stop yet) cuts it at once', (
   assert.equal(h.sink.calls.at(-1), 'abort');
   h.done();
 });
+
+// ------------------------------------------------------------------ stale sessions (issue 12 §2)
+
+test('a press on a stale session renews it first and keeps what is said meanwhile', () => {
+  const h = setup();
+  h.session.staleWhenReady = true;
+  h.conv.input('click');
+  h.check('connecting');
+  assert.deepEqual(h.session.renewCalls, ['click on a stale session']);
+  assert.deepEqual(h.session.sentKinds(), [], 'nothing goes out on the stale session');
+  h.source.emitFrame();
+  h.source.emitFrame();
+  h.session.becomeReady('sid-2');
+  h.check('listening');
+  assert.deepEqual(h.session.sentKinds(), ['listen start auto']);
+  assert.equal(h.session.audio.length, 2, 'the audio said during the renewal follows the listen start');
+  h.done();
+});
+
+test('a renewal at rest keeps the device idle; a press during it waits for the fresh session', () => {
+  const h = setup();
+  h.session.renew('stale session renewed at rest');
+  h.check('idle');
+  h.session.becomeReady('sid-2');
+  h.check('idle');
+  assert.deepEqual(h.transitions, ['offline→idle'], 'no offline blink for a renewal');
+  h.session.renew('stale session renewed at rest');
+  h.conv.input('click');
+  h.check('connecting');
+  h.session.becomeReady('sid-3');
+  h.check('listening');
+  h.done();
+});
+
+test('a renewal that fails (backoff) shows offline as any loss does', () => {
+  const h = setup();
+  h.session.renew('stale');
+  h.session.setState('backoff', 'connect ECONNREFUSED');
+  h.check('offline');
+  h.done();
+});

@@ -45,6 +45,7 @@ test('the lists of states are complete and distinct', () => {
     'idle',
     'offline',
     'ready',
+    'renewing',
     'stopped',
   ]);
 });
@@ -67,7 +68,7 @@ test('the map is total: every (conversation × link × mic) triple has a valid, 
       }
     }
   }
-  assert.equal(triples, 7 * 8 * 3);
+  assert.equal(triples, 7 * 9 * 3);
   // Every indicator of the issue's list is reachable: none is dead code in the LED adapters.
   assert.deepEqual([...seen].sort(), Object.keys(LOOKS).sort());
 });
@@ -82,6 +83,12 @@ test('a muted mic shows muted where the user is about to talk or talking', () =>
   assert.equal(indicatorFor('connecting', 'connecting', 'muted').name, 'connecting');
   assert.equal(indicatorFor('activating', 'ready', 'muted').name, 'activating');
   assert.equal(indicatorFor('listening', 'stopped', 'muted').name, 'off');
+});
+
+test('a stale session renewed at rest changes nothing a person sees', () => {
+  assert.equal(indicatorFor('idle', 'renewing', 'ok').name, 'idle');
+  assert.equal(indicatorFor('idle', 'renewing', 'muted').name, 'muted');
+  assert.equal(indicatorFor('connecting', 'renewing', 'ok').name, 'connecting');
 });
 
 test('firmware defaults while the link is ready', () => {

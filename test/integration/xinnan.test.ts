@@ -1,0 +1,69 @@
+/**
+ * Issue 12 ("Against a real xiaozhi server"): the behaviours the xinnan server showed, against the
+ * dev-server's xinnan-like semantics (src/devserver/: `listen stop` recognises what it has in every
+ * mode; the no-voice timer with its farewell and its close right after `tts stop`), with the real
+ * daemon composition and the real `ws` client (harness.ts).
+ */
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { seededRandom } from '../../src/core/random.js';
+import { Rig, type RigOptions } from './harness.js';
+
+let rig: Rig | undefined;
+
+async function open(o: RigOptions = {}): Promise<Rig> {
+  rig = await Rig.create(o);
+  return rig;
+}
+
+afterEach(async () => {
+  if (!rig) return;
+  const r = rig;
+  rig = undefined;
+  await r.close();
+  assert.deepEqual(r.unhandled, [], 'no unhandled rejection or exception');
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('§1 20 cancels at random points of an utterance: no reply reaches the speaker, idle, the next click works', async (t) => {
+  // 700 ms of silence ends an utterance (xinnan's default): the server never ends one by itself
+  // within the 1.3 s the cancels are drawn from, so whatever it answers, it answers the cancel.
+  const r = await open({ server: { vadSilenceMs: 700 } });
+  const random = seededRandom(12);
+  const server = { listenStops: 0, aborts: 0, utterances: 0, ttsStarts: 0 };
+  r.server.on('listen', (e) => {
+    if (e.state === 'stop') server.listenStops++;
+  });
+  r.server.on('abort', () => server.aborts++);
+  r.server.on('utterance', () => server.utterances++);
+  r.server.on('tts-start', () => server.ttsStarts++);
+  const streams0 = r.sink.streams;
+  const bytes0 = r.sink.bytes;
+  const at: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    await r.until('idle and ready', () => r.link === 'ready' && r.daemon.conversation.state === 'idle');
+    r.daemon.input('click');
+    await r.until('listening', () => r.daemon.conversation.state === 'listening', 2000);
+    const wait = Math.round(random() * 1300);
+    at.push(wait);
+    await sleep(wait);
+    assert.equal(r.daemon.conversation.state, 'listening', `cancel ${i} at +${wait} ms lands while listening`);
+    // Both cancel gestures of toggle mode: a click and a double click while listening.
+    r.daemon.input(i % 2 === 0 ? 'click' : 'doubleClick');
+    assert.equal(r.daemon.conversation.state, 'idle', `cancel ${i}: idle at once`);
+    // An answer the server still makes comes within milliseconds on loopback.
+    await sleep(150);
+  }
+  await sleep(500);
+  t.diagnostic(
+    `cancels at +${at.join(', +')} ms; server saw ${server.aborts} aborts, ${server.listenStops} listen stops, ` +
+      `${server.utterances} utterances, ${server.ttsStarts} tts starts; replies played ${r.sink.streams - streams0}`,
+  );
+  assert.equal(r.sink.streams - streams0, 0, 'no reply reached the speaker');
+  assert.equal(r.sink.bytes - bytes0, 0, 'not one sample');
+  assert.equal(server.listenStops, 0, 'a cancel never sends listen stop (xinnan answers it)');
+  assert.equal(server.aborts, 20, 'every cancel told the server with abort');
+  assert.equal(r.daemon.conversation.state, 'idle');
+  await r.fullTurn();
+});

@@ -32,6 +32,10 @@ export interface LatencyOptions {
   readonly warmup?: number;
   readonly label?: string;
   readonly source?: SourceFactory;
+  /** Connection config overrides (e.g. a short staleSessionMs: every press finds a stale session). */
+  readonly connection?: Record<string, unknown>;
+  /** Pause before each press (default 320–470 ms, longer than the pre-roll); a random 0–150 ms is added. */
+  readonly pauseMs?: number;
 }
 
 export interface LatencyResult {
@@ -73,7 +77,12 @@ export async function measureLatency(o: LatencyOptions = {}): Promise<LatencyRes
     pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true })),
   );
   const { port } = await server.start();
-  const { daemon } = composeDevice({ url: wsUrl(port), clock, source: (o.source ?? pcmFileSource)(clock) });
+  const { daemon } = composeDevice({
+    url: wsUrl(port),
+    clock,
+    source: (o.source ?? pcmFileSource)(clock),
+    ...(o.connection ? { connection: o.connection } : {}),
+  });
 
   let t0 = 0;
   let tListen: number | undefined;
@@ -108,7 +117,7 @@ export async function measureLatency(o: LatencyOptions = {}): Promise<LatencyRes
       await waitFor(daemon, 'idle and ready', () => idleAndReady(daemon), 10_000);
       // A pause longer than the 300 ms pre-roll (a pre-roll source starts each press with a full
       // ring, as after any real pause), at a random phase against the heartbeat and other timers.
-      await sleep(PAUSE_MS + Math.random() * 150);
+      await sleep((o.pauseMs ?? PAUSE_MS) + Math.random() * 150);
       tListen = undefined;
       tFrame = undefined;
       stopSeen = false;

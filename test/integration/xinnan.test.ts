@@ -67,3 +67,79 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
   assert.equal(r.daemon.conversation.state, 'idle');
   await r.fullTurn();
 });
+
+// ------------------------------------------------------------------ §2 the no-voice timer
+
+/** xinnan's timer, short: 1.5 s without voice or TTS, backstop 60 s later (not reached here). */
+const NO_VOICE = { noVoiceCloseMs: 1500, noVoiceCheckMs: 200 } as const;
+
+/** Counts the dev-server's farewells and the stt of real answers from now on. */
+function watchServer(r: Rig) {
+  const seen = { farewells: 0, stts: 0, connections: 0 };
+  r.server.on('farewell', () => seen.farewells++);
+  r.server.on('utterance', () => seen.stts++);
+  r.server.on('connection', () => seen.connections++);
+  return seen;
+}
+
+test('§2 persistent, idle past the server no-voice timer: the session was renewed, a press gets a real answer', async () => {
+  const r = await open({ server: NO_VOICE, connection: { staleSessionMs: 1000 } });
+  await r.ready();
+  const seen = watchServer(r);
+  await sleep(2500);
+  assert.ok(r.daemon.supervisor.stats.renewals >= 1, `renewed at rest (${r.daemon.supervisor.stats.renewals})`);
+  assert.equal(r.daemon.indicator?.name, 'idle', 'the person saw nothing of it');
+  assert.ok(!r.ledNames().includes('offline'), `LEDs: ${r.ledNames().join(' → ')}`);
+  await r.fullTurn();
+  assert.equal(seen.farewells, 0, 'no farewell');
+  assert.ok(seen.stts >= 1, 'the utterance was recognised');
+});
+
+test('§2 control: without the renewal the same press gets the farewell (the dev-server bites like xinnan)', async () => {
+  const r = await open({ server: NO_VOICE, connection: { staleSessionMs: 0 } });
+  await r.ready();
+  const seen = watchServer(r);
+  await sleep(2000);
+  r.daemon.input('click');
+  await r.until('the farewell', () => seen.farewells === 1, 5000);
+  await r.until('the server closed after it', () => r.link !== 'ready', 5000);
+  assert.equal(seen.stts, 0, 'the words were never recognised');
+});
+
+test('§2 reconnect-on-press: no renewal at rest; the press on the stale session reconnects first and gets a real answer', async () => {
+  const r = await open({
+    server: NO_VOICE,
+    connection: { staleSessionMs: 1000, staleSessionPolicy: 'reconnect-on-press' },
+  });
+  await r.ready();
+  const seen = watchServer(r);
+  await sleep(1300); // stale, but the server's timer has not run out: the device waits for a press
+  assert.equal(r.daemon.supervisor.stats.renewals, 0);
+  assert.equal(r.daemon.supervisor.stale, true);
+  await r.fullTurn();
+  assert.equal(r.daemon.supervisor.stats.renewals, 1, 'the press renewed it');
+  assert.equal(seen.farewells, 0);
+  assert.ok(seen.stts >= 1);
+});
+
+test('§2 on-demand: the socket kept after a turn is closed once stale; a later press connects fresh and gets a real answer', async () => {
+  const r = await open({ server: NO_VOICE, connection: { mode: 'on-demand', staleSessionMs: 1000 } });
+  const seen = watchServer(r);
+  await r.fullTurn();
+  assert.equal(r.link, 'ready', 'on-demand keeps the socket after a turn, like the firmware');
+  await r.until('the stale session closed at rest', () => r.link === 'idle', 3000);
+  await sleep(1000);
+  await r.fullTurn();
+  assert.equal(seen.farewells, 0);
+  assert.ok(seen.stts >= 2);
+});
+
+test('§2 on-demand control: a press on the kept socket after the timer gets the farewell without the fix', async () => {
+  const r = await open({ server: NO_VOICE, connection: { mode: 'on-demand', staleSessionMs: 0 } });
+  const seen = watchServer(r);
+  await r.fullTurn();
+  await sleep(2000);
+  assert.equal(r.link, 'ready');
+  r.daemon.input('click');
+  await r.until('the farewell', () => seen.farewells === 1, 5000);
+});

@@ -69,7 +69,9 @@ async function main(): Promise<void> {
   if (deadPeer && !values.json) printDeadPeer(deadPeer);
   const restart = only.has('restart') ? await measureRestart(20, 1000) : undefined;
   if (restart && !values.json) printRestart(restart);
-  const reauth = only.has('reauth') ? await measureReauth({ runs: 10, downMs: Number(values['reauth-down-ms']) }) : undefined;
+  const reauth = only.has('reauth')
+    ? await measureReauth({ runs: 10, downMs: Number(values['reauth-down-ms']) })
+    : undefined;
   if (reauth && !values.json) printReauth(reauth);
   // One line for the bench: {"deadPeer": …, "restart": …, "reauth": …}.
   if (values.json) process.stdout.write(`${JSON.stringify({ deadPeer, restart, reauth })}\n`);

@@ -390,8 +390,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
    *    or the token expired). The server is up and has answered; waiting helps nothing. Refresh at
    *    once and reconnect right after the refresh (#connect), whatever backoff an outage before it
    *    built. The one wait left is refreshMinIntervalMs since the previous refresh: the hard
-   *    per-device bound on OTA requests a fleet relies on (bench/fleet.ts). The backoff is left as
-   *    it is (no step, no reset: only a session that stays up earns a reset, #onReady).
+   *    per-device bound on OTA requests a fleet relies on (bench/fleet.ts). No herd is added: after
+   *    a restart the devices' refusals come as spread as their attempts (each its own jittered
+   *    backoff), and so do their refreshes. The backoff is left as it is (no step, no reset: only a
+   *    session that stays up earns a reset, #onReady).
    *  - every further one: the credentials the refresh just gave were refused too (OTA and the
    *    server disagree, or the refresh failed and the old token went again). Asking again at once
    *    would only hammer both servers, so it is a fault: the backoff's next delay, and at least the
@@ -402,7 +404,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #onRefused(a: LinkAttempt, end: Extract<AttemptEnd, { kind: 'auth' }>): void {
     const cfg = this.#d.config;
     this.#refusals++;
-    const why = `token refused (attempt ${a.n})`;
+    const why = `token refused at attempt ${a.n}`;
     this.#refreshDue = why;
     const floor = Math.max(0, this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now());
     const stale = this.#refusals === 1;
@@ -427,7 +429,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       },
       stale
         ? `server refused our credentials; ${when}`
-        : `server refused our credentials again (fresh ones too); ${when}`,
+        : `server refused our credentials again after a refresh; ${when}`,
     );
     if (delay === 0) this.#connect(why);
     else this.#scheduleRetry(delay, why);

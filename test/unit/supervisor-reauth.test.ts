@@ -208,7 +208,7 @@ test('one refusal, one log line: an error with the server text, the code and the
     assert.match(l.msg, /^server refused our credentials/);
   }
   assert.match(about[0]?.msg ?? '', /refreshing them now/);
-  assert.match(about[1]?.msg ?? '', /again \(fresh ones too\)/);
+  assert.match(about[1]?.msg ?? '', /again after a refresh/);
   assert.deepEqual(
     lines.filter((l) => l.level >= 40 && l.level < 50),
     [],

@@ -133,7 +133,7 @@ function restartTable(j: RestartResult, n: RestartResult): void {
   out('  window passed the last attempt; peak = max, p99 = 99th percentile of those samples.');
 }
 
-function authReport(a: AuthResult, capMs: number): void {
+function authReport(a: AuthResult, capMs: number, floorMs: number): void {
   const minutes = a.meanPerMinute
     .map((m, i) => `minute ${i + 1}: mean ${m.toFixed(1)}, max ${(a.maxPerMinute[i] ?? 0).toFixed(0)}`)
     .join(' · ');
@@ -142,11 +142,17 @@ function authReport(a: AuthResult, capMs: number): void {
   out(
     `  refused attempts per device ${a.rejectedPerDevice.toFixed(1)}; devices with more refreshes than refusals: ${a.refreshStorms}`,
   );
+  // The mean of max(U(0, cap), floor): what the gap between refreshes tends to once the ceiling is capped.
+  const f = Math.min(floorMs, capMs);
+  const meanGapMs = (f * f + (capMs * capMs - f * f) / 2) / capMs + Math.max(0, floorMs - capMs);
   out(
-    `  policy: one refresh per refused attempt, attempts spaced by the full-jitter backoff: ~7 while the ceiling`,
+    `  policy (session/supervisor.ts #onRefused): the first refusal refreshes at once (bounded by the floor), every`,
   );
   out(
-    `  doubles 0.5 → ${capMs / 1000} s (≈ 16 s), then a mean gap of ${capMs / 2000} s = ${(120_000 / capMs).toFixed(0)}/min (no hard floor: full jitter can draw ~0)`,
+    `  refusal after it one refresh, spaced by max(full-jitter backoff 0.5 → ${capMs / 1000} s, floor ${floorMs / 1000} s): a hard`,
+  );
+  out(
+    `  ${(60_000 / floorMs).toFixed(0)}/min at most; once capped a mean gap of ${(meanGapMs / 1000).toFixed(1)} s = ${(60_000 / meanGapMs).toFixed(1)}/min`,
   );
   out(
     `  valid tokens issued again → 100 % ready: ${s(a.toAllReadyMs)} s (${a.reconnected}/${a.devices}; bound: one backoff delay < ${capMs / 1000} s)`,
@@ -200,7 +206,7 @@ async function main(): Promise<void> {
     }
     if (o.only.has('auth')) {
       const fleet = makeFleet('jittered', o, server.url, 1 + 2 * o.devices);
-      const capMs = fleet.config.backoffCapMs;
+      const { backoffCapMs: capMs, refreshMinIntervalMs: floorMs } = fleet.config;
       const a = await withFleet(fleet, (f) => authScenario(server, f, o.authRejectMs));
       result.auth = a;
       if (!o.json) {
@@ -209,7 +215,7 @@ async function main(): Promise<void> {
           `AUTH     server up, token key rotated and sessions closed 1000: every token refused for ${s(o.authRejectMs)} s,`,
         );
         out('         each refresh handing back the same stale token; then refreshes issue valid tokens');
-        authReport(a, capMs);
+        authReport(a, capMs, floorMs);
       }
     }
   } finally {

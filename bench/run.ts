@@ -7,13 +7,15 @@
  *  - deadpeer: half-open link → detected, vs pingIntervalMs + pongTimeoutMs (bench/link.ts, run by
  *              scripts/measure.ts in a child process),
  *  - restart:  server restart → ready for 20 devices, vs the reconnect policy's model (same),
+ *  - reauth:   server restart with a new auth key → 认证失败 → OTA refresh → ready, 10 devices, vs the
+ *              restart policy's model for the wait before the refusal (bench/reauth.ts, same child),
  *  - idle:     CPU of the real `speakerd run` with arecord running, not listening, as % of one core,
  *              vs the same arecord alone (bench/idle.ts),
  *  - startup:  spawn → READY=1 and → link ready, vs a bare `node -e 0` (bench/startup.ts).
  * Prints one compact report with the goals, a summary table last, and exits 0: a bench reports, it
  * does not fail CI.
  *
- *   node dist/bench/run.js [--only cpu,latency,memory,deadpeer,restart,idle,startup]
+ *   node dist/bench/run.js [--only cpu,latency,memory,deadpeer,restart,reauth,idle,startup]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { type IdleResult, measureIdle } from './idle.js';
 import { type LatencyResult, measureLatency, pcmFileSource, prerollSource } from './latency.js';
 import type { DeadPeerResult, RestartResult } from './link.js';
 import { daemonNodeFlags, type MemoryResult, measureMemory } from './memory.js';
+import type { ReauthResult } from './reauth.js';
 import { measureStartup, type StartupResult, type StartupTimes } from './startup.js';
 import { MB, mark, mb, Skipped } from './stats.js';
 
@@ -41,11 +44,13 @@ const GOALS = {
   deadPeerSlackMs: 50,
   /** Restart → ready: the slowest device within the policy model's p99 of the slowest, plus a handshake. */
   restartSlackMs: 100,
+  /** New auth key + restart → ready, median after the server listens (issue 12 §4). */
+  reauthMedianMs: 1500,
   idlePct: 5,
   readyMs: 2000,
 } as const;
 
-const ALL_PARTS = 'cpu,latency,memory,deadpeer,restart,idle,startup';
+const ALL_PARTS = 'cpu,latency,memory,deadpeer,restart,reauth,idle,startup';
 
 /** One line of the closing summary: what, the number, the goal and whether it was met. */
 interface Row {
@@ -211,6 +216,31 @@ function reportRestart(r: RestartResult): void {
   );
 }
 
+function reportReauth(r: ReauthResult): void {
+  const ok = r.medianMs <= GOALS.reauthMedianMs;
+  out(
+    `REAUTH   server down ${sec(r.downMs)}, back on the same port with a NEW auth key (xinnan without a fixed auth_key);`,
+  );
+  out(
+    `         ${r.runs.length} devices (daemon + OTA credential source, shipped defaults) → 认证失败 → OTA refresh → ready: ${list(r.runs.map((x) => x.readyMs))} s`,
+  );
+  out(
+    `         listening → 认证失败 median ${sec(r.discoveryMedianMs)} (restart policy model p50 ${sec(r.model.p50Ms)} after the measured outage ${sec(r.outageMs)})`,
+  );
+  out(
+    `         认证失败 → ready (refresh at once, then one handshake) median ${sec(r.reauthMedianMs)}   max ${sec(r.reauthMaxMs)}   (floor between refreshes ${sec(r.refreshMinIntervalMs)})`,
+  );
+  out(
+    `         median ${sec(r.medianMs)} (${(r.medianMs / r.model.p50Ms).toFixed(2)}× the policy's wait)   max ${sec(r.maxMs)}   goal median ≤ ${sec(GOALS.reauthMedianMs)}   ${mark(ok)}`,
+  );
+  row(
+    'new auth key + restart → ready',
+    `median ${sec(r.medianMs)}, max ${sec(r.maxMs)}; refusal → ready median ${sec(r.reauthMedianMs)}`,
+    `median ≤ ${sec(GOALS.reauthMedianMs)}`,
+    ok,
+  );
+}
+
 function reportIdle(r: IdleResult): void {
   out(
     `IDLE     CPU of the real \`speakerd run\` (arecord on the fake sound card, connected, watchdog on, not listening),`,
@@ -260,17 +290,18 @@ function reportStartup(r: StartupResult): void {
   else out(`         run (ALSA): skipped — ${r.alsaSkipped ?? 'no result'}`);
 }
 
-/** deadpeer and restart run in scripts/measure.ts: the test harness they use stays out of this process. */
-async function measureLink(part: 'dead-peer' | 'restart'): Promise<{
+/** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
+async function measureLink(part: 'dead-peer' | 'restart' | 'reauth'): Promise<{
   deadPeer?: DeadPeerResult;
   restart?: RestartResult;
+  reauth?: ReauthResult;
 }> {
   const script = benchScript('../scripts/measure.js');
   const r = await run(process.execPath, [script, '--json', '--only', part], { timeoutMs: 120_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || line === '') throw new Error(`measure ${part}: ${r.error ?? tail(r.stderr)}`);
   // Our own child's one JSON line (scripts/measure.ts builds it from these types).
-  return JSON.parse(line) as { deadPeer?: DeadPeerResult; restart?: RestartResult };
+  return JSON.parse(line) as { deadPeer?: DeadPeerResult; restart?: RestartResult; reauth?: ReauthResult };
 }
 
 function need<T>(x: T | undefined, what: string): T {
@@ -357,6 +388,9 @@ async function main(): Promise<void> {
   }
   if (only.has('restart')) {
     await part('RESTART', async () => need((await measureLink('restart')).restart, 'restart'), reportRestart);
+  }
+  if (only.has('reauth')) {
+    await part('REAUTH', async () => need((await measureLink('reauth')).reauth, 'reauth'), reportReauth);
   }
   if (only.has('idle')) {
     await part('IDLE', () => measureIdle({ windowS: Number(values['idle-seconds']) }), reportIdle);

@@ -3,12 +3,15 @@
  * real `ws` against the dev-server through the fault proxy (bench/link.ts; never asserted in tests).
  *  - dead-peer detection: 10 devices, each blackholed at its own phase; vs pingIntervalMs + pongTimeoutMs.
  *  - server restart → ready: 20 devices, the server down 1 s; vs the reconnect policy's model.
- * `npm run bench` runs this same script as a child (`--json`) for its DEAD-PEER and RESTART parts.
+ *  - re-auth: 10 devices, the server down 2 s, back with a new auth key; OTA refresh → ready
+ *    (bench/reauth.ts; issue 12 §4: median ≤ 1.5 s after the server listens).
+ * `npm run bench` runs this same script as a child (`--json`) for its DEAD-PEER, RESTART and REAUTH parts.
  *
- *   node dist/scripts/measure.js [--only dead-peer,restart] [--json]
+ *   node dist/scripts/measure.js [--only dead-peer,restart,reauth] [--reauth-down-ms 2000] [--json]
  */
 import { parseArgs } from 'node:util';
 import { type DeadPeerResult, measureDeadPeer, measureRestart, type RestartResult } from '../bench/link.js';
+import { measureReauth, type ReauthResult } from '../bench/reauth.js';
 import { describeError } from '../src/core/errors.js';
 
 const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -40,11 +43,25 @@ function printRestart(r: RestartResult): void {
   );
 }
 
+function printReauth(r: ReauthResult): void {
+  const runs = r.runs;
+  console.log(
+    `server restart with a new auth key (${s(r.downMs)} down) → ready, ${runs.length} devices [s]: ${list(runs.map((x) => x.readyMs))}`,
+  );
+  console.log(
+    `  median ${s(r.medianMs)}, max ${s(r.maxMs)}; of it: listening → 认证失败 median ${s(r.discoveryMedianMs)} (the restart policy's wait: model p50 ${s(r.model.p50Ms)} for the measured outage ${s(r.outageMs)}),`,
+  );
+  console.log(
+    `  认证失败 → ready (OTA refresh + handshake) median ${s(r.reauthMedianMs)}, max ${s(r.reauthMaxMs)}; E_AUTH_REJECTED lines per device ${runs.map((x) => x.refusals).join(' ')}`,
+  );
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      only: { type: 'string', default: 'dead-peer,restart' },
+      only: { type: 'string', default: 'dead-peer,restart,reauth' },
       json: { type: 'boolean', default: false },
+      'reauth-down-ms': { type: 'string', default: '2000' },
     },
   });
   const only = new Set(values.only.split(','));
@@ -52,8 +69,12 @@ async function main(): Promise<void> {
   if (deadPeer && !values.json) printDeadPeer(deadPeer);
   const restart = only.has('restart') ? await measureRestart(20, 1000) : undefined;
   if (restart && !values.json) printRestart(restart);
-  // One line for the bench: {"deadPeer": …, "restart": …}.
-  if (values.json) process.stdout.write(`${JSON.stringify({ deadPeer, restart })}\n`);
+  const reauth = only.has('reauth')
+    ? await measureReauth({ runs: 10, downMs: Number(values['reauth-down-ms']) })
+    : undefined;
+  if (reauth && !values.json) printReauth(reauth);
+  // One line for the bench: {"deadPeer": …, "restart": …, "reauth": …}.
+  if (values.json) process.stdout.write(`${JSON.stringify({ deadPeer, restart, reauth })}\n`);
 }
 
 main().then(

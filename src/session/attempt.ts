@@ -17,8 +17,18 @@ import {
   type ServerMessage,
   UPLINK_AUDIO,
 } from '../protocol/messages.js';
-import type { Connection } from '../transport/connection.js';
+import type { Connection, ConnectionState } from '../transport/connection.js';
 import { type AttemptEnd, classifyEnd } from './link-policy.js';
+
+/**
+ * Why a socket that is not open refuses a frame, when we did not close it ourselves: ws is CLOSING
+ * from the server's close frame (or its TCP FIN) until the TCP close, so then the server is ending it.
+ */
+const SOCKET_REFUSALS: Readonly<Record<Exclude<ConnectionState, 'open'>, string>> = {
+  connecting: 'the socket is not open yet',
+  closing: 'the server is closing the connection',
+  closed: 'the connection is closed',
+};
 
 /** How long an orderly close may take before the socket is destroyed. */
 const CLOSE_GRACE_MS = 1000;
@@ -50,7 +60,9 @@ export class LinkAttempt {
   #httpStatus: number | undefined;
   #localCause: string | undefined;
   #lastError: string | undefined;
+  /** Text frames before the server hello, kept for classifyEnd; the first few, plus a count. */
   readonly #preHelloText: string[] = [];
+  #preHelloTexts = 0;
   #intent: CloseIntent = 'none';
 
   constructor(
@@ -87,7 +99,21 @@ export class LinkAttempt {
 
   /** Whether frames may be sent: the server hello arrived and the socket is still open. */
   get writable(): boolean {
-    return this.#readyAt !== undefined && this.#intent === 'none' && this.conn.state === 'open';
+    return this.refusal === undefined;
+  }
+
+  /**
+   * Why a frame may not be sent now, for the refused-send line (issue 12 §3: the link can still say
+   * `ready` while the socket is closing), or undefined when it may.
+   */
+  get refusal(): { readonly socket: ConnectionState; readonly why: string } | undefined {
+    const socket = this.conn.state;
+    if (this.#readyAt === undefined) return { socket, why: 'no server hello yet' };
+    if (this.#intent !== 'none') return { socket, why: `we are closing the connection (${this.#intent})` };
+    if (this.#localCause !== undefined)
+      return { socket, why: `we are ending the connection: ${this.#localCause}` };
+    if (socket === 'open') return undefined;
+    return { socket, why: SOCKET_REFUSALS[socket] };
   }
 
   /** Hands a frame to the socket; a write error ends the attempt as a fault. */
@@ -151,11 +177,19 @@ export class LinkAttempt {
         }
         this.clock.clearTimeout(this.#helloTimer);
         this.#readyAt = this.clock.now();
+        this.#logPreHelloText('before the server hello');
         this.hooks.ready(frame.message);
         return;
       }
-      // Kept for the close that usually follows: xinnan's in-band auth failure (protocol.md §2.5).
-      if (frame.kind === 'text' && this.#preHelloText.length < 4) this.#preHelloText.push(frame.text);
+      if (frame.kind === 'text') {
+        // Kept, not logged yet: usually a close follows and this is xinnan's in-band refusal of our
+        // token (`认证失败`, protocol.md §2.5), which the supervisor reports as one error line with
+        // this text. Logged here only if no refusal follows (the hello arrives, or the close is
+        // something else): one event, one line (issue 12 §4).
+        if (this.#preHelloText.length < 4) this.#preHelloText.push(frame.text);
+        this.#preHelloTexts++;
+        return;
+      }
       this.log.warn({ frame: summarize(frame) }, 'frame before server hello ignored');
       return;
     }
@@ -188,8 +222,24 @@ export class LinkAttempt {
       httpStatus: this.#httpStatus,
       localCause: this.#localCause ?? (this.#openedAt === undefined ? this.#lastError : undefined),
     });
+    // A refusal is the supervisor's one line; any other end leaves the text to be said here.
+    if (end.kind !== 'auth') this.#logPreHelloText(`before the server hello, then ${describeEnd(end)}`);
     this.hooks.ended(end, this.#readyAt === undefined ? undefined : now - this.#readyAt, this.#intent);
   }
+
+  /** Logs the kept pre-hello text once (and forgets it was unlogged). */
+  #logPreHelloText(when: string): void {
+    if (this.#preHelloTexts === 0) return;
+    this.log.warn(
+      { attempt: this.n, texts: this.#preHelloText, count: this.#preHelloTexts },
+      `text frame ignored ${when}`,
+    );
+    this.#preHelloTexts = 0;
+  }
+}
+
+function describeEnd(end: AttemptEnd): string {
+  return end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
 }
 
 function summarize(frame: ServerFrame): string {

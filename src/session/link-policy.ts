@@ -11,8 +11,17 @@ export type AttemptEnd =
   | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
   /** Anything that is not a routine end: transport error, 1006/1011/1009, timeouts. */
   | { readonly kind: 'fault'; readonly cause: string; readonly afterUpgrade: boolean }
-  /** Credentials were refused: HTTP 401/403 on upgrade, or text + close before the hello. */
-  | { readonly kind: 'auth'; readonly cause: string };
+  /**
+   * Credentials were refused: HTTP 401/403 on upgrade, or text + close before the hello. `said` is
+   * the server's own words (xinnan: `认证失败`), `status` the HTTP status, whichever applies.
+   */
+  | {
+      readonly kind: 'auth';
+      readonly cause: string;
+      readonly said?: string;
+      readonly status?: number;
+      readonly code?: number;
+    };
 
 export interface CloseFacts {
   readonly code: number;
@@ -32,7 +41,7 @@ export interface CloseFacts {
 export function classifyEnd(f: CloseFacts): AttemptEnd {
   const afterUpgrade = f.openForMs !== undefined;
   if (f.httpStatus === 401 || f.httpStatus === 403) {
-    return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}` };
+    return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}`, status: f.httpStatus };
   }
   if (f.httpStatus !== undefined) {
     return { kind: 'fault', cause: `upgrade refused with HTTP ${f.httpStatus}`, afterUpgrade };
@@ -40,7 +49,13 @@ export function classifyEnd(f: CloseFacts): AttemptEnd {
   if (f.localCause !== undefined) return { kind: 'fault', cause: f.localCause, afterUpgrade };
   if (!f.wasReady && f.preHelloText.length > 0 && f.openForMs !== undefined) {
     // xinnan rejects a token in-band: a plain-text frame, then close 1000 (protocol.md §2.5).
-    return { kind: 'auth', cause: `server said ${JSON.stringify(f.preHelloText[0])} and closed ${f.code}` };
+    const said = f.preHelloText[0] ?? '';
+    return {
+      kind: 'auth',
+      cause: `server said ${JSON.stringify(said)} and closed ${f.code}`,
+      said,
+      code: f.code,
+    };
   }
   const what = `server closed ${f.code}${f.reason ? ` (${f.reason})` : ''}`;
   if (f.wasReady && ROUTINE_CLOSE_CODES.has(f.code))

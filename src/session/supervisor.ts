@@ -14,7 +14,7 @@ import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import { encodeClientMessage } from '../protocol/codec.js';
 import type { ClientMessage } from '../protocol/messages.js';
-import type { Connector } from '../transport/connection.js';
+import type { ConnectionState, Connector } from '../transport/connection.js';
 import { type CloseIntent, LinkAttempt } from './attempt.js';
 import type { CredentialSource } from './credentials.js';
 import { type AttemptEnd, handshakeHeaders } from './link-policy.js';
@@ -82,6 +82,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #lastRefreshAt = Number.NEGATIVE_INFINITY;
   #earlyCloses = 0;
   #shortSessions = 0;
+  /** Tokens refused in a row since the last ready session: the re-authentication rule (#onRefused). */
+  #refusals = 0;
+  /** Why audio frames are being refused, once that was logged: one line per run of refusals. */
+  #audioRefusal: string | undefined;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
   /**
    * The last time the server did something its no-voice timer counts (protocol.md §8.1, "what
@@ -144,23 +148,35 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   }
 
   send(message: ClientMessage): boolean {
-    const a = this.#attempt;
-    if (this.state !== 'ready' || !a?.writable) {
+    const w = this.#writer();
+    if (!w.ok) {
       this.stats.sendsRefused++;
-      this.#d.log.debug({ type: message.type, link: this.state }, 'send refused: not ready');
+      // What refused it (issue 12 §3): the link can still say ready while the socket is closing.
+      this.#d.log.debug({ type: message.type, link: this.state, socket: w.socket }, `send refused: ${w.why}`);
       return false;
     }
+    const a = w.attempt;
     a.write(encodeClientMessage(message, this.#sessionId), message.type);
     this.#d.log.debug({ type: message.type }, 'sent');
     return true;
   }
 
   sendAudio(opus: Buffer): boolean {
-    const a = this.#attempt;
-    if (this.state !== 'ready' || !a?.writable) {
+    const w = this.#writer();
+    if (!w.ok) {
       this.stats.audioDropped++;
+      // A frame every 60 ms: the first refusal of a run says why, the rest are only counted.
+      if (this.#audioRefusal !== w.why) {
+        this.#audioRefusal = w.why;
+        this.#d.log.debug(
+          { link: this.state, socket: w.socket, dropped: this.stats.audioDropped },
+          `audio refused: ${w.why}`,
+        );
+      }
       return false;
     }
+    this.#audioRefusal = undefined;
+    const a = w.attempt;
     // Bounded: past this much unsent data, frames are dropped rather than queued without limit.
     if (a.conn.bufferedAmount > this.#d.config.maxBufferedBytes) {
       this.stats.audioDropped++;
@@ -266,6 +282,17 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     }, delayMs);
   }
 
+  /** The attempt a frame may go to now, or what refuses it: the link's state, else the socket's. */
+  #writer():
+    | { readonly ok: true; readonly attempt: LinkAttempt }
+    | { readonly ok: false; readonly socket: ConnectionState | 'none'; readonly why: string } {
+    const a = this.#attempt;
+    if (a === undefined) return { ok: false, socket: 'none', why: `link ${this.state}, no connection` };
+    if (this.state !== 'ready') return { ok: false, socket: a.conn.state, why: `link ${this.state}` };
+    const refused = a.refusal;
+    return refused === undefined ? { ok: true, attempt: a } : { ok: false, ...refused };
+  }
+
   #move(to: LinkState, reason: string, detail = reason): void {
     this.#detail = detail;
     this.#state.transition(to, reason);
@@ -366,6 +393,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #onReady(a: LinkAttempt, sessionId: string): void {
     this.#sessionId = sessionId;
     this.#earlyCloses = 0;
+    this.#refusals = 0;
     this.stats.readySessions++;
     this.#d.clock.clearTimeout(this.#resetTimer);
     // Only a connection that stays up earns a fresh backoff; a flapping server keeps its delays.
@@ -408,13 +436,8 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     const cfg = this.#d.config;
     const log = this.#d.log;
     if (end.kind === 'auth') {
-      this.#refreshDue = end.cause;
-      // An error, not a warning: until the credentials are fixed (or refreshed) the device cannot
-      // work, and `journalctl -p err` is where an operator looks for that.
-      log.error(
-        { code: ErrorCode.AuthRejected, attempt: a.n, cause: end.cause },
-        'server refused our credentials; refreshing before the next attempt',
-      );
+      this.#onRefused(a, end);
+      return;
     }
     // A session that ends right after its hello is not "routine" however politely it closed.
     const short = readyForMs !== undefined && readyForMs < cfg.authFailureWindowMs;
@@ -455,6 +478,59 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       'connection failed; backing off',
     );
     this.#scheduleRetry(delay, cause);
+  }
+
+  /**
+   * A refused token (design.md §3.2): xinnan's `认证失败` + close (protocol.md §2.5), or HTTP
+   * 401/403 on the upgrade. The rule, by the number of tokens refused in a row since the last
+   * ready session:
+   *  - the first: our token went stale (xinnan restarted with a new random auth_key, §2.5 step 5,
+   *    or the token expired). The server is up and has answered; waiting helps nothing. Refresh at
+   *    once and reconnect right after the refresh (#connect), whatever backoff an outage before it
+   *    built. The one wait left is refreshMinIntervalMs since the previous refresh: the hard
+   *    per-device bound on OTA requests a fleet relies on (bench/fleet.ts). No herd is added: after
+   *    a restart the devices' refusals come as spread as their attempts (each its own jittered
+   *    backoff), and so do their refreshes. The backoff is left as it is (no step, no reset: only a
+   *    session that stays up earns a reset, #onReady).
+   *  - every further one: the credentials the refresh just gave were refused too (OTA and the
+   *    server disagree, or the refresh failed and the old token went again). Asking again at once
+   *    would only hammer both servers, so it is a fault: the backoff's next delay, and at least the
+   *    floor. The backoff grows to backoffCapMs, so a server that keeps refusing is asked at most
+   *    once per refreshMinIntervalMs and at least once per max(backoffCapMs, refreshMinIntervalMs)
+   *    (the watchdog's bound for `backoff`, system/service.ts).
+   */
+  #onRefused(a: LinkAttempt, end: Extract<AttemptEnd, { kind: 'auth' }>): void {
+    const cfg = this.#d.config;
+    this.#refusals++;
+    const why = `token refused at attempt ${a.n}`;
+    this.#refreshDue = why;
+    const floor = Math.max(0, this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now());
+    const stale = this.#refusals === 1;
+    const delay = stale ? floor : Math.max(this.#backoff.next(), floor);
+    const when =
+      delay === 0
+        ? 'refreshing them now'
+        : `refreshing them in ${(delay / 1000).toFixed(1)} s (${delay === floor ? 'refreshMinIntervalMs since the last refresh' : 'backoff'})`;
+    // One refusal, one line (issue 12 §4), with the server's own words; the attempt kept them
+    // unlogged for this. An error, not a warning: until the credentials are fixed (or refreshed)
+    // the device cannot work, and `journalctl -p err` is where an operator looks for that.
+    this.#d.log.error(
+      {
+        code: ErrorCode.AuthRejected,
+        attempt: a.n,
+        said: end.said,
+        close_code: end.code,
+        http_status: end.status,
+        cause: end.cause,
+        refusals: this.#refusals,
+        delay_ms: delay,
+      },
+      stale
+        ? `server refused our credentials; ${when}`
+        : `server refused our credentials again after a refresh; ${when}`,
+    );
+    if (delay === 0) this.#connect(why);
+    else this.#scheduleRetry(delay, why);
   }
 
   #scheduleRetry(delayMs: number, cause: string): void {

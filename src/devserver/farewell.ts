@@ -42,6 +42,6 @@ export function farewellChime(rate = CAPTURE_RATE): Buffer {
   });
   const scale = (32767 * 10 ** (PEAK_DBFS / 20)) / (max || 1);
   const out = Buffer.alloc(wave.length * 2);
-  wave.forEach((s, i) => out.writeInt16LE(Math.round(s * scale), i * 2));
+  for (let i = 0; i < wave.length; i++) out.writeInt16LE(Math.round((wave[i] ?? 0) * scale), i * 2);
   return out;
 }

@@ -1,8 +1,9 @@
 /**
  * One client connection of the dev-server, from the upgrade to the close: acceptance checks and
  * auth (handshake.ts, protocol.md §2.5), hello (§3.2), frame routing, keepalive and xinnan's
- * no-voice timer (§8.1 rows 3–4, no-voice-timer.ts) and the connection-level fault switches. The listen/reply cycle lives in turn.ts, the
- * MCP client (options.mcp, §5.4) in mcp-client.ts.
+ * no-voice timer (§8.1 rows 3–4, no-voice-timer.ts) and the connection-level fault switches. The
+ * listen/reply cycle and the farewell live in turn.ts, the MCP client (options.mcp, §5.4) in
+ * mcp-client.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -170,7 +171,7 @@ export class Session {
     });
     ws.on('pong', () => this.#keepalive?.alive());
     this.#keepalive?.start();
-    // xinnan's clock starts when the connection does, not at the hello [SRV core/connection.py · handle_connection].
+    // xinnan's clock starts with the connection, not at the hello [SRV core/connection.py · handle_connection].
     this.#noVoice.start();
     this.#log.info(
       { client: clientId, auth: authorization ? 'token' : 'none' },

@@ -22,15 +22,26 @@ export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
                           answers 202 N times (default 3), then 200
   --token-ttl MS          with --auth-key: refuse tokens older than MS (default 30 days);
                           SIGHUP rotates the auth key (older tokens fail, like a xinnan restart)
-  --idle-close-ms N       close a client after N ms without speech or TTS
+  --no-voice-close-ms N   xinnan's close_connection_no_voice_time (default 120000 like xinnan,
+                          0 = off): counted from the connect, reset only by voiced audio, a
+                          listen detect and TTS sent (not by hello, listen start/stop, MCP,
+                          silence or pings); the first audio frame without voice after N ms gets
+                          the farewell (tts start without stt, a ~1 s chime, tts stop) and a
+                          close 1000 3 ms after its tts stop; with no audio, close 1000 at N + 60 s
+  --no-voice-check-ms N   how often that N + 60 s backstop looks (default 10000 like xinnan's
+                          _check_timeout, so 180–190 s by default)
   --vad-silence-ms N      silence that ends an utterance (default 700)
   --ping-interval-ms N    WebSocket ping interval (default 20000, 0 = off)
   --mcp                   query an MCP client's tools after its hello (initialize, tools/list)
   --mcp-volume            --mcp, and set the client's volume after each utterance:
                           10 per 0.5 s of speech, 10…100 (1.5 s → 30, 4 s → 80)
   --fault NAME            misbehave on purpose (repeatable): ${Object.keys(FAULT_NAMES).join(', ')}
+                          (close-after-reply: close 1000 3 ms after each reply's tts stop, as
+                          xinnan does after its farewell, an exit command or an exit intent)
   --reject-upgrade STATUS answer every upgrade with this HTTP status (e.g. 401)
-  --help                  show this text`;
+  --help                  show this text
+Like xinnan, listen stop answers the audio collected since listen start in every mode (auto
+too; nothing collected: no answer), and abort answers tts stop at once.`;
 
 export interface DevServerCliIo {
   /** Where the URL and usage go; default stdout. */
@@ -82,7 +93,10 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
     throw new UsageError('--token-ttl needs --auth-key');
   const activation = parseActivation(v.activation);
   if (activation !== undefined && !v.ota) throw new UsageError('--activation needs --ota');
-  const idleCloseMs = nonNegativeInt('idle-close-ms', v['idle-close-ms']);
+  // The stand-in for xinnan in bring-up closes idle sessions like xinnan's default does.
+  const noVoiceCloseMs = nonNegativeInt('no-voice-close-ms', v['no-voice-close-ms']) ?? 120_000;
+  const noVoiceCheckMs = nonNegativeInt('no-voice-check-ms', v['no-voice-check-ms']);
+  if (noVoiceCheckMs === 0) throw new UsageError('--no-voice-check-ms wants an integer 1…');
   const vadSilenceMs = nonNegativeInt('vad-silence-ms', v['vad-silence-ms']);
   const pingIntervalMs = nonNegativeInt('ping-interval-ms', v['ping-interval-ms']);
   return {
@@ -100,7 +114,8 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
           },
         }),
     ...(activation === undefined ? {} : { activation }),
-    ...(idleCloseMs === undefined ? {} : { idleCloseMs }),
+    noVoiceCloseMs,
+    ...(noVoiceCheckMs === undefined ? {} : { noVoiceCheckMs }),
     ...(vadSilenceMs === undefined ? {} : { vadSilenceMs }),
     ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     ...(v.mcp ? { mcp: true } : {}),
@@ -129,7 +144,8 @@ function parse(argv: readonly string[]) {
       ota: { type: 'boolean' },
       activation: { type: 'string' },
       'token-ttl': { type: 'string' },
-      'idle-close-ms': { type: 'string' },
+      'no-voice-close-ms': { type: 'string' },
+      'no-voice-check-ms': { type: 'string' },
       'vad-silence-ms': { type: 'string' },
       'ping-interval-ms': { type: 'string' },
       mcp: { type: 'boolean' },

@@ -18,6 +18,12 @@ export interface DevServerFaults {
   readonly stopTtsMidway?: boolean;
   /** After `tts start` and a few audio packets, close 1000 without `tts stop` (protocol.md §8.1 row 5). */
   readonly closeDuringTts?: boolean;
+  /**
+   * After the `tts stop` that ends each reply to an utterance, close 1000 about 3 ms later: what
+   * xinnan does after a farewell, an exit command or an exit intent (protocol.md §8.1 rows 3, 5, 6;
+   * [SRV core/handle/sendAudioHandle.py · sendAudioMessage]: `tts stop`, then `close_after_chat`).
+   */
+  readonly closeAfterReply?: boolean;
   /** Answer the HTTP upgrade with this status instead of 101 (e.g. 401, as a proxy might). */
   readonly rejectUpgrade?: number | undefined;
 }
@@ -31,6 +37,7 @@ export const FAULT_NAMES = {
   oversize: 'oversize',
   'stop-tts-midway': 'stopTtsMidway',
   'close-during-tts': 'closeDuringTts',
+  'close-after-reply': 'closeAfterReply',
 } as const satisfies Record<string, keyof DevServerFaults>;
 
 export type FaultName = keyof typeof FAULT_NAMES;

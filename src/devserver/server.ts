@@ -59,6 +59,8 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.#options = resolveOptions(options);
     if (!isOpusRate(this.#options.ttsRate))
       throw new RangeError(`ttsRate ${this.#options.ttsRate} is not an Opus rate`);
+    if (this.#options.noVoiceCloseMs > 0 && !(this.#options.noVoiceCheckMs > 0))
+      throw new RangeError(`noVoiceCheckMs ${this.#options.noVoiceCheckMs}: must be > 0 with noVoiceCloseMs`);
     this.#log = log;
     this.#faults = { ...options.faults };
     this.#authKey = options.auth?.key;

@@ -1,8 +1,9 @@
 /**
  * One client connection of the dev-server, from the upgrade to the close: acceptance checks and
- * auth (handshake.ts, protocol.md §2.5), hello (§3.2), frame routing, keepalive and idle close
- * (§8) and the connection-level fault switches. The listen/reply cycle lives in turn.ts, the
- * MCP client (options.mcp, §5.4) in mcp-client.ts.
+ * auth (handshake.ts, protocol.md §2.5), hello (§3.2), frame routing, keepalive and xinnan's
+ * no-voice timer (§8.1 rows 3–4, no-voice-timer.ts) and the connection-level fault switches. The
+ * listen/reply cycle and the farewell live in turn.ts, the MCP client (options.mcp, §5.4) in
+ * mcp-client.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
@@ -19,12 +20,19 @@ import type { Logger } from '../system/logger.js';
 import type { TokenCheck } from './auth.js';
 import { type DevServerFaults, GARBAGE_AFTER_HELLO, type GarbageKind, garbageFrame } from './faults.js';
 import { AUTH_FAILED_TEXT, type Identity, identityOf, NO_DEVICE_ID_TEXT } from './handshake.js';
-import { IdleTimer } from './idle-timer.js';
 import { McpClient, volumeForSpeech } from './mcp-client.js';
+import { NoVoiceTimer } from './no-voice-timer.js';
 import { Turn, type TurnPort } from './turn.js';
 import type { DevServerEvents, ResolvedOptions } from './types.js';
 
-export type SessionState = 'connected' | 'idle' | 'listening' | 'speaking' | 'closing' | 'closed';
+export type SessionState =
+  | 'connected'
+  | 'idle'
+  | 'listening'
+  | 'speaking'
+  | 'farewell'
+  | 'closing'
+  | 'closed';
 
 export interface SessionHost {
   readonly options: ResolvedOptions;
@@ -55,11 +63,13 @@ export class Session {
   readonly #turn: Turn;
   /** xinnan's library keepalive: a ping every 20 s, 20 s to answer (protocol.md §8.4); none when the interval is 0. */
   readonly #keepalive: Heartbeat | undefined;
-  readonly #idle: IdleTimer;
+  readonly #noVoice: NoVoiceTimer;
   #decoder: OpusDecoder | undefined = new OpusDecoder(CAPTURE_RATE);
   /** Only once the client's hello advertised `features.mcp` (protocol.md §5.4) and options.mcp is on. */
   #mcp: McpClient | undefined;
   #grace: TimerHandle | undefined;
+  /** A close due shortly after a last `tts stop` (the farewell, fault close-after-reply). */
+  #closeSoon: TimerHandle | undefined;
   #resolveClosed: () => void = () => undefined;
 
   constructor(
@@ -93,7 +103,9 @@ export class Session {
       faults: () => host.faults(),
       send: (message) => this.#send(message),
       sendAudio: (packet) => this.#sendRaw(packet, true),
-      activity: () => this.#idle.touch(),
+      activity: () => this.#noVoice.activity(),
+      farewellDue: (voiced) => this.#noVoice.frame(voiced),
+      closeSoon: (code, ms) => this.#scheduleClose(code, ms),
       enter: (phase, reason) => this.#state.transition(phase, reason),
       phase: () => this.#state.value,
       close: (code) => this.close(code),
@@ -114,10 +126,18 @@ export class Session {
             },
           )
         : undefined;
-    this.#idle = new IdleTimer(clock, options.idleCloseMs, (idleFor) => {
-      this.#log.info({ idle_ms: Math.round(idleFor) }, 'dev-server: idle, closing 1000 like xinnan');
-      this.close(1000);
-    });
+    this.#noVoice = new NoVoiceTimer(
+      clock,
+      this.#log,
+      { closeMs: options.noVoiceCloseMs, checkMs: options.noVoiceCheckMs },
+      (silentFor) => {
+        this.#log.info(
+          { silent_ms: Math.round(silentFor), timeout_ms: options.noVoiceCloseMs },
+          "dev-server: no activity past the no-voice timeout + 60 s, closing 1000 like xinnan's backstop",
+        );
+        this.close(1000);
+      },
+    );
   }
 
   get state(): SessionState {
@@ -151,7 +171,8 @@ export class Session {
     });
     ws.on('pong', () => this.#keepalive?.alive());
     this.#keepalive?.start();
-    this.#idle.start();
+    // xinnan's clock starts with the connection, not at the hello [SRV core/connection.py · handle_connection].
+    this.#noVoice.start();
     this.#log.info(
       { client: clientId, auth: authorization ? 'token' : 'none' },
       'dev-server: client connected',
@@ -172,6 +193,14 @@ export class Session {
       this.#log.warn('dev-server: client did not complete the close handshake, terminating');
       this.ws.terminate();
     }, this.host.options.closeGraceMs);
+  }
+
+  #scheduleClose(code: number, ms: number): void {
+    if (this.#closeSoon) return;
+    this.#closeSoon = this.host.clock.setTimeout(() => {
+      this.#closeSoon = undefined;
+      this.close(code);
+    }, ms);
   }
 
   sendGarbage(kind: GarbageKind): boolean {
@@ -342,7 +371,9 @@ export class Session {
     this.#turn.cancel();
     this.#mcp?.close();
     this.#keepalive?.stop();
-    this.#idle.stop();
+    this.#noVoice.stop();
+    this.host.clock.clearTimeout(this.#closeSoon);
+    this.#closeSoon = undefined;
   }
 
   #onClose(code: number, reason: string): void {

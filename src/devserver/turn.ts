@@ -1,7 +1,9 @@
 /**
  * The conversation half of a dev-server session (protocol.md §5.1–5.2): `listen start` collects
- * an utterance, the VAD (auto) or `listen stop` (manual) or the length cap ends it, and the reply
- * is `stt` + `tts start` + `sentence_start` + the user's own audio at the TTS rate + `tts stop`.
+ * an utterance, the VAD (auto/realtime), `listen stop` (any mode) or the length cap ends it, and
+ * the reply is `stt` + `tts start` + `sentence_start` + the user's own audio at the TTS rate +
+ * `tts stop`. Every uplink frame also goes through the no-voice check (no-voice-timer.ts), which
+ * may start xinnan's farewell turn instead (protocol.md §8.1 row 3).
  * The session owns the socket; this class only sends through the port it is given.
  */
 import { CAPTURE_RATE, FRAME_MS } from '../audio/audio-port.js';
@@ -9,17 +11,22 @@ import type { Clock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { ListenMode, ServerMessage } from '../protocol/messages.js';
 import type { Logger } from '../system/logger.js';
+import { CLOSE_AFTER_TTS_STOP_MS, farewellChime, farewellText } from './farewell.js';
 import { type DevServerFaults, FAULT_TTS_PACKETS, invalidOpusPacket } from './faults.js';
 import { encodeTtsPackets } from './tts-audio.js';
 import { TtsPlayer } from './tts-player.js';
 import type { DevServerEvents, ResolvedOptions, TtsStopReason } from './types.js';
 import { type Utterance, UtteranceCollector, type UtteranceEnd } from './utterance.js';
+import { EnergyVad } from './vad.js';
 
 /** xinnan pre-buffers 5 packets per sentence (protocol.md §4.2). */
 const PREBUFFER_PACKETS = 5;
 
-/** The turn phases the session's one state field shows. */
-export type TurnPhase = 'idle' | 'listening' | 'speaking';
+/**
+ * The turn phases the session's one state field shows. farewell: the no-voice farewell is playing;
+ * the connection closes after it, and nothing the client sends is acted on meanwhile.
+ */
+export type TurnPhase = 'idle' | 'listening' | 'speaking' | 'farewell';
 
 export interface TurnPort {
   readonly sessionId: string;
@@ -33,8 +40,15 @@ export interface TurnPort {
   /** Guarded sends: false when the socket is no longer open. */
   send(message: ServerMessage): boolean;
   sendAudio(packet: Buffer): boolean;
-  /** Speech heard or TTS sent: pushes the idle close back (protocol.md §8.1). */
+  /** `listen detect` or a TTS packet sent: resets the no-voice clock (protocol.md §8.1). */
   activity(): void;
+  /**
+   * The no-voice check of one uplink frame (xinnan `no_voice_close_connect`): voice resets the
+   * clock; returns the silence that makes the farewell due (once per connection), else undefined.
+   */
+  farewellDue(voiced: boolean): number | undefined;
+  /** Close with `code` after `ms` (xinnan closes right after the `tts stop` that ends a last reply). */
+  closeSoon(code: number, ms: number): void;
   /** Moves the session's state field. */
   enter(phase: TurnPhase, reason: string): void;
   phase(): string;
@@ -43,6 +57,12 @@ export interface TurnPort {
 
 export class Turn {
   readonly #player: TtsPlayer;
+  /**
+   * The connection's one VAD, like xinnan's `conn.vad`: it judges every uplink frame in any phase
+   * (for the no-voice timer) and its verdicts feed the utterance being collected. A new one at each
+   * `listen start`, where xinnan resets its audio and VAD state.
+   */
+  #vad: EnergyVad;
   #collector: UtteranceCollector | undefined;
   #mode: ListenMode = 'auto';
 
@@ -52,62 +72,86 @@ export class Turn {
       prebufferPackets: PREBUFFER_PACKETS,
       tailMs: port.options.ttsTailMs,
     });
+    this.#vad = this.#newVad();
   }
 
   listenStart(mode: ListenMode): void {
+    if (this.#farewellIgnores('listen start')) return;
     if (this.#player.active) this.port.log.info('dev-server: listen start during a reply, reply cancelled');
     this.#player.cancel();
     this.#mode = mode;
-    const { vadSilenceMs, vadMinSpeechMs, maxUtteranceMs } = this.port.options;
+    this.#vad = this.#newVad();
     // Realtime is auto mode with the mic left open (protocol.md §5.1); the VAD ends both.
     this.#collector = new UtteranceCollector({
       auto: mode !== 'manual',
-      silenceMs: vadSilenceMs,
-      minSpeechMs: vadMinSpeechMs,
-      maxMs: maxUtteranceMs,
+      maxMs: this.port.options.maxUtteranceMs,
       sampleRate: CAPTURE_RATE,
     });
     this.port.enter('listening', `listen start (${mode})`);
   }
 
   /**
-   * Manual mode: the end of the utterance (push-to-talk released). Auto mode: the device stopped
-   * listening on its own (a second press), so what was collected is dropped and nothing is
-   * answered — a late reply would land in the device's next turn.
+   * `listen stop` recognises what has been collected, in every mode: xinnan sets
+   * `client_voice_stop` and runs the collected audio through recognition at once
+   * [SRV core/handle/textHandler/listenMessageHandler.py · handle]. Observed on 0.9.6 (issue 12
+   * §1): a `listen stop` in auto mode is answered 9–28 ms later, even after 130 ms of audio. With no
+   * audio collected there is nothing to recognise and no answer (xinnan: `len(conn.asr_audio) > 0`).
    */
   listenStop(): void {
-    if (!this.#collector) {
+    if (this.#farewellIgnores('listen stop')) return;
+    const collector = this.#collector;
+    if (!collector) {
       this.port.log.debug('dev-server: listen stop while not listening ignored');
-    } else if (this.#mode === 'manual') {
-      this.#endUtterance('manual');
-    } else {
+    } else if (collector.bytes === 0) {
       this.#collector = undefined;
-      this.port.log.info({ mode: this.#mode }, 'dev-server: listen stop in auto mode, utterance dropped');
-      this.port.enter('idle', 'listen stop');
+      this.port.log.info({ mode: this.#mode }, 'dev-server: listen stop with no audio collected, no reply');
+      this.port.enter('idle', 'listen stop, no audio');
+    } else {
+      this.#endUtterance('listen-stop');
     }
   }
 
   /** Like xinnan with the greeting off: the text comes back as `stt`, then an empty reply. */
   detect(text: string): void {
+    if (this.#farewellIgnores('listen detect')) return;
     this.cancel();
     this.port.activity();
     this.port.send({ type: 'stt', text, session_id: this.port.sessionId });
-    this.#ttsStart();
+    this.#ttsStart('speaking');
     this.#ttsStop('detect');
   }
 
-  /** xinnan stops the reply and answers `tts stop` at once, speaking or not (protocol.md §5.1). */
+  /**
+   * xinnan stops the reply and answers `tts stop` at once, speaking or not (protocol.md §5.1). It
+   * clears only the TTS queues [SRV core/handle/abortHandle.py · handleAbortMessage]: audio
+   * collected so far stays, so the VAD or a `listen stop` still ends that utterance (only `listen
+   * start` starts afresh). During the farewell it is ignored: later xinnan versions return early
+   * from handleAbortMessage while `close_after_chat` is set.
+   */
   abort(): void {
+    if (this.#farewellIgnores('abort')) return;
     this.#player.cancel();
     this.#ttsStop('abort');
   }
 
-  /** One decoded uplink packet (16 kHz PCM). */
+  /**
+   * One decoded uplink packet (16 kHz PCM), in any phase: xinnan's handleAudioMessage runs for
+   * every binary frame — VAD, then the no-voice check, then recognition
+   * [SRV core/handle/receiveAudioHandle.py · handleAudioMessage].
+   */
   audio(pcm: Buffer): void {
+    const phase = this.port.phase();
+    // Audio during the farewell is not recognised: the connection closes after it.
+    if (phase === 'farewell') return;
+    const verdict = this.#vad.push(pcm);
+    const silentFor = this.port.farewellDue(verdict.voiced);
+    if (silentFor !== undefined) {
+      this.#farewell(silentFor);
+      return;
+    }
     const collector = this.#collector;
-    if (!collector || this.port.phase() !== 'listening') return;
-    const { voiced, end } = collector.push(pcm);
-    if (voiced) this.port.activity();
+    if (!collector || phase !== 'listening') return;
+    const end = collector.push(pcm, verdict);
     if (end) this.#endUtterance(end);
   }
 
@@ -117,13 +161,24 @@ export class Turn {
     this.#collector = undefined;
   }
 
+  #newVad(): EnergyVad {
+    const { vadSilenceMs, vadMinSpeechMs } = this.port.options;
+    return new EnergyVad({ silenceMs: vadSilenceMs, minSpeechMs: vadMinSpeechMs, sampleRate: CAPTURE_RATE });
+  }
+
+  #farewellIgnores(what: string): boolean {
+    if (this.port.phase() !== 'farewell') return false;
+    this.port.log.info(`dev-server: ${what} during the farewell ignored, the connection closes after it`);
+    return true;
+  }
+
   #endUtterance(reason: UtteranceEnd): void {
     const collector = this.#collector;
     if (!collector) return;
     this.#collector = undefined;
     const u = collector.finish(reason);
     this.port.log.info(
-      { reason, speech_ms: Math.round(u.speechMs), duration_ms: Math.round(u.durationMs) },
+      { reason, mode: this.#mode, speech_ms: Math.round(u.speechMs), duration_ms: Math.round(u.durationMs) },
       `dev-server: utterance ended: ${u.text}`,
     );
     const { pcm, speechMs, peakDbfs, text } = u;
@@ -141,16 +196,8 @@ export class Turn {
   #reply(u: Utterance): void {
     const { port } = this;
     port.send({ type: 'stt', text: u.text, session_id: port.sessionId });
-    let packets: Buffer[] = [];
-    try {
-      packets = encodeTtsPackets(u.playback, port.options.ttsRate);
-    } catch (err) {
-      port.log.error(
-        { err: describeError(err) },
-        'dev-server: encoding the reply failed, replying without audio',
-      );
-    }
-    this.#ttsStart();
+    const packets = this.#encode(u.playback, 'the reply');
+    this.#ttsStart('speaking');
     const seconds = ((packets.length * FRAME_MS) / 1000).toFixed(2);
     port.send({
       type: 'tts',
@@ -159,7 +206,7 @@ export class Turn {
       session_id: port.sessionId,
     });
     if (packets.length === 0) {
-      this.#ttsStop('done');
+      this.#replyDone();
       return;
     }
     const faults = port.faults();
@@ -169,10 +216,8 @@ export class Turn {
     this.#player.play(
       packets,
       {
-        send: (packet) => {
-          if (port.sendAudio(packet)) port.activity();
-        },
-        done: () => this.#ttsStop('done'),
+        send: (packet) => this.#sendTts(packet),
+        done: () => this.#replyDone(),
         limitReached: () => {
           if (faults.closeDuringTts) {
             port.log.warn('dev-server: fault close-during-tts, closing 1000 without tts stop');
@@ -186,14 +231,73 @@ export class Turn {
     );
   }
 
-  #ttsStart(): void {
+  #replyDone(): void {
+    this.#ttsStop('done');
+    if (!this.port.faults().closeAfterReply) return;
+    this.port.log.warn(
+      { delay_ms: CLOSE_AFTER_TTS_STOP_MS },
+      'dev-server: fault close-after-reply, closing 1000 right after tts stop',
+    );
+    this.port.closeSoon(1000, CLOSE_AFTER_TTS_STOP_MS);
+  }
+
+  /**
+   * xinnan's farewell (protocol.md §8.1 row 3): the LLM's goodbye to `end_prompt`, spoken like any
+   * reply, then `tts stop` and the close [SRV core/handle/receiveAudioHandle.py ·
+   * no_voice_close_connect], [SRV core/handle/sendAudioHandle.py · sendAudioMessage]. No `stt`:
+   * send_stt_message sends only `tts start` for the end prompt — as observed on 0.9.6 (issue 12 §2).
+   */
+  #farewell(silentForMs: number): void {
+    const { port } = this;
+    if (this.#player.active || this.#collector)
+      port.log.info('dev-server: the farewell replaces the reply or utterance in progress');
+    this.#player.cancel();
+    this.#collector = undefined;
+    port.log.info(
+      { silent_ms: Math.round(silentForMs), timeout_ms: port.options.noVoiceCloseMs },
+      'dev-server: no voice past the timeout, farewell then close 1000 like xinnan',
+    );
+    port.events.emit('farewell', { sessionId: port.sessionId, silentForMs });
+    const packets = this.#encode(farewellChime(), 'the farewell');
+    this.#ttsStart('farewell');
+    port.send({
+      type: 'tts',
+      state: 'sentence_start',
+      text: farewellText(silentForMs),
+      session_id: port.sessionId,
+    });
+    this.#player.play(packets, {
+      send: (packet) => this.#sendTts(packet),
+      done: () => {
+        this.#ttsStop('farewell');
+        port.closeSoon(1000, CLOSE_AFTER_TTS_STOP_MS);
+      },
+    });
+  }
+
+  #encode(pcm16k: Buffer, what: string): Buffer[] {
+    try {
+      return encodeTtsPackets(pcm16k, this.port.options.ttsRate);
+    } catch (err) {
+      this.port.log.error({ err: describeError(err) }, `dev-server: encoding ${what} failed, no audio`);
+      return [];
+    }
+  }
+
+  /** Every TTS packet sent is activity (protocol.md §8.1, "what counts as activity"). */
+  #sendTts(packet: Buffer): void {
+    if (this.port.sendAudio(packet)) this.port.activity();
+  }
+
+  #ttsStart(phase: 'speaking' | 'farewell'): void {
     this.port.send({ type: 'tts', state: 'start', session_id: this.port.sessionId });
-    this.port.enter('speaking', 'tts start');
+    this.port.enter(phase, 'tts start');
     this.port.events.emit('tts-start', { sessionId: this.port.sessionId });
   }
 
   #ttsStop(reason: TtsStopReason): void {
     this.port.send({ type: 'tts', state: 'stop', session_id: this.port.sessionId });
+    // After the farewell the phase stays: the close follows.
     if (this.port.phase() === 'speaking') this.port.enter('idle', `tts stop (${reason})`);
     this.port.events.emit('tts-stop', { sessionId: this.port.sessionId, reason });
   }

@@ -35,8 +35,16 @@ export interface DevServerOptions {
   readonly ota?: boolean;
   /** With `ota`: ask each device for activation first (the OTA answer carries `activation`). */
   readonly activation?: DevServerActivation;
-  /** Close 1000 after this long without activity (speech, TTS, detect; protocol.md §8.1 rows 3–4). */
-  readonly idleCloseMs?: number;
+  /**
+   * xinnan's `close_connection_no_voice_time` (protocol.md §8.1 rows 3–4, no-voice-timer.ts): from
+   * the connect, reset only by voiced audio, `listen detect` with text and TTS sent. An audio frame
+   * without voice after more than this starts a farewell turn (`tts start` without `stt`, a chime,
+   * `tts stop`, close 1000); with no audio at all the connection is closed 1000 at this + 60 s.
+   * undefined or 0: off (xinnan's default is 120 000; the CLI's too).
+   */
+  readonly noVoiceCloseMs?: number;
+  /** How often the + 60 s backstop looks (xinnan: every 10 s, so 180–190 s by default). Default 10 000. */
+  readonly noVoiceCheckMs?: number;
   /** Server WebSocket pings, like xinnan's library keepalive (protocol.md §8.4); 0 turns them off. */
   readonly pingIntervalMs?: number;
   /** A client that has not answered a ping within this is closed 1011 and terminated. */
@@ -69,7 +77,9 @@ export interface ResolvedOptions {
   readonly host: string;
   readonly port: number;
   readonly ota: boolean;
-  readonly idleCloseMs: number | undefined;
+  /** 0: off. */
+  readonly noVoiceCloseMs: number;
+  readonly noVoiceCheckMs: number;
   readonly pingIntervalMs: number;
   readonly pingTimeoutMs: number;
   readonly ttsRate: number;
@@ -94,7 +104,8 @@ export function resolveOptions(o: DevServerOptions): ResolvedOptions {
     host: o.host ?? '127.0.0.1',
     port: o.port ?? 0,
     ota: o.ota ?? false,
-    idleCloseMs: o.idleCloseMs,
+    noVoiceCloseMs: o.noVoiceCloseMs ?? 0,
+    noVoiceCheckMs: o.noVoiceCheckMs ?? 10_000,
     pingIntervalMs: o.pingIntervalMs ?? 20_000,
     pingTimeoutMs: o.pingTimeoutMs ?? 20_000,
     ttsRate: o.ttsRate ?? 24_000,
@@ -114,8 +125,8 @@ export function resolveOptions(o: DevServerOptions): ResolvedOptions {
   };
 }
 
-/** Why a `tts stop` was sent. */
-export type TtsStopReason = 'done' | 'abort' | 'detect';
+/** Why a `tts stop` was sent: a reply played out, an abort, a detect answered, the no-voice farewell played out. */
+export type TtsStopReason = 'done' | 'abort' | 'detect' | 'farewell';
 
 /** Every event carries the connection's session id (generated at the upgrade, protocol.md §3.2). */
 export interface DevServerEvents {
@@ -137,6 +148,11 @@ export interface DevServerEvents {
     },
   ];
   abort: [e: { sessionId: string; reason: string | undefined }];
+  /**
+   * The no-voice timeout ran out and an audio frame without voice arrived: the farewell turn
+   * starts (its `tts start` follows at once, without `stt`), then the close (protocol.md §8.1 row 3).
+   */
+  farewell: [e: { sessionId: string; silentForMs: number }];
   'tts-start': [e: { sessionId: string }];
   'tts-stop': [e: { sessionId: string; reason: TtsStopReason }];
   /** The WebSocket closed; `code` as this side saw it (1006: no close frame). */

@@ -1,10 +1,13 @@
 /**
  * Collects one user utterance (from `listen start` to its end) as 16 kHz PCM, bounded by
  * `maxMs` (design.md §5.11), and describes it: the dev-server's stand-in for speech recognition.
+ * The voiced/end verdicts come from the connection's one VAD (turn.ts), as xinnan's ASR buffer is
+ * fed by the connection's `conn.vad` [SRV core/handle/receiveAudioHandle.py · handleAudioMessage].
  */
-import { EnergyVad, peakDbfs, SILENCE_DBFS } from './vad.js';
+import { peakDbfs, SILENCE_DBFS, type VadVerdict } from './vad.js';
 
-export type UtteranceEnd = 'vad' | 'manual' | 'max';
+/** What ended it: the VAD (auto/realtime), the device's `listen stop` (any mode), the length cap. */
+export type UtteranceEnd = 'vad' | 'listen-stop' | 'max';
 
 export interface Utterance {
   /** Everything decoded since `listen start` (16 kHz mono S16_LE). */
@@ -23,8 +26,6 @@ export interface Utterance {
 export interface CollectorOptions {
   /** Auto mode: the VAD ends the utterance. Manual mode: only `listen stop` or `maxMs` do. */
   readonly auto: boolean;
-  readonly silenceMs: number;
-  readonly minSpeechMs: number;
   readonly maxMs: number;
   readonly sampleRate: number;
 }
@@ -33,7 +34,6 @@ export interface CollectorOptions {
 const PLAYBACK_MARGIN_MS = 300;
 
 export class UtteranceCollector {
-  readonly #vad: EnergyVad;
   readonly #chunks: Buffer[] = [];
   readonly #maxBytes: number;
   readonly #bytesPerMs: number;
@@ -43,7 +43,6 @@ export class UtteranceCollector {
   #lastVoicedEnd = 0;
 
   constructor(private readonly options: CollectorOptions) {
-    this.#vad = new EnergyVad(options);
     this.#bytesPerMs = (options.sampleRate * 2) / 1000;
     this.#maxBytes = Math.floor(options.maxMs * this.#bytesPerMs) & ~1;
   }
@@ -52,11 +51,10 @@ export class UtteranceCollector {
     return this.#bytes;
   }
 
-  /** Adds one decoded packet; says whether it was voiced and whether the utterance has ended. */
-  push(pcm: Buffer): { voiced: boolean; end: UtteranceEnd | undefined } {
+  /** Adds one decoded packet with the VAD's verdict on it; says whether the utterance has ended. */
+  push(pcm: Buffer, verdict: VadVerdict): UtteranceEnd | undefined {
     const room = this.#maxBytes - this.#bytes;
     const part = pcm.length > room ? pcm.subarray(0, room) : pcm;
-    const verdict = this.#vad.push(part);
     if (part.length > 0) {
       this.#chunks.push(part);
       if (verdict.voiced) {
@@ -66,8 +64,8 @@ export class UtteranceCollector {
       }
       this.#bytes += part.length;
     }
-    if (this.#bytes >= this.#maxBytes) return { voiced: verdict.voiced, end: 'max' };
-    return { voiced: verdict.voiced, end: this.options.auto && verdict.end ? 'vad' : undefined };
+    if (this.#bytes >= this.#maxBytes) return 'max';
+    return this.options.auto && verdict.end ? 'vad' : undefined;
   }
 
   finish(reason: UtteranceEnd): Utterance {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SystemClock } from '../../src/core/clock.js';
-import { parseDevServerArgs, runDevServer } from '../../src/devserver/index.js';
+import { DEV_SERVER_USAGE, parseDevServerArgs, runDevServer } from '../../src/devserver/index.js';
 import { captureLogger } from '../fakes/capture-logger.js';
 import { TestClient, withTimeout } from './devserver-harness.js';
 
@@ -15,10 +15,14 @@ test('args: flags map to options; faults by name', () => {
     '--allowed-device',
     'aa:aa:aa:aa:aa:aa',
     '--ota',
-    '--idle-close-ms',
-    '120000',
+    '--no-voice-close-ms',
+    '30000',
+    '--no-voice-check-ms',
+    '500',
     '--fault',
     'close-after-hello',
+    '--fault',
+    'close-after-reply',
     '--fault',
     'ignore-pings',
     '--reject-upgrade',
@@ -29,17 +33,39 @@ test('args: flags map to options; faults by name', () => {
     host: '0.0.0.0',
     port: 9000,
     ota: true,
-    faults: { closeAfterHello: true, ignorePings: true, rejectUpgrade: 401 },
+    faults: { closeAfterHello: true, closeAfterReply: true, ignorePings: true, rejectUpgrade: 401 },
     auth: { key: 'k', allowedDevices: ['aa:aa:aa:aa:aa:aa'] },
-    idleCloseMs: 120000,
+    noVoiceCloseMs: 30000,
+    noVoiceCheckMs: 500,
   });
   assert.equal(parseDevServerArgs(['--help']), 'help');
-  assert.deepEqual(parseDevServerArgs([]), { host: '127.0.0.1', port: 8000, ota: false, faults: {} });
+  // The stand-in for xinnan closes idle sessions like xinnan's default (120 s); 0 turns it off.
+  assert.deepEqual(parseDevServerArgs([]), {
+    host: '127.0.0.1',
+    port: 8000,
+    ota: false,
+    faults: {},
+    noVoiceCloseMs: 120_000,
+  });
+  assert.deepEqual(parseDevServerArgs(['--no-voice-close-ms', '0']), {
+    host: '127.0.0.1',
+    port: 8000,
+    ota: false,
+    faults: {},
+    noVoiceCloseMs: 0,
+  });
 });
 
 test('args: bad input → exit 2 with the reason and the usage', async () => {
   const { log } = captureLogger();
-  for (const argv of [['--fault', 'nope'], ['--port', '70000'], ['--bogus'], ['--idle-close-ms', 'soon']]) {
+  for (const argv of [
+    ['--fault', 'nope'],
+    ['--port', '70000'],
+    ['--bogus'],
+    ['--no-voice-close-ms', 'soon'],
+    ['--no-voice-check-ms', '0'],
+    ['--idle-close-ms', '1000'],
+  ]) {
     const out: string[] = [];
     assert.equal(await runDevServer(argv, log, { print: (l) => out.push(l) }), 2, argv.join(' '));
     assert.match(out.join('\n'), /^speakerd dev-server: .+\nusage: speakerd dev-server/);
@@ -77,4 +103,18 @@ test('runDevServer: prints the URLs, serves, stops on the signal and returns 0',
   assert.equal(await withTimeout(run, 2000, 'exit code'), 0);
   assert.equal(clock.pending, 0);
   assert.equal(process.listenerCount('SIGINT'), sigintListeners, 'signal handlers removed');
+});
+
+test('--help documents the xinnan behaviours and the settings they follow', () => {
+  for (const s of [
+    '--no-voice-close-ms N',
+    "xinnan's close_connection_no_voice_time (default 120000 like xinnan",
+    '0 = off',
+    '--no-voice-check-ms N',
+    '_check_timeout',
+    'close-after-reply: close 1000 3 ms after each reply',
+    'listen stop answers the audio collected since listen start in every mode',
+  ])
+    assert.ok(DEV_SERVER_USAGE.replace(/\s+/g, ' ').includes(s.replace(/\s+/g, ' ')), s);
+  assert.doesNotMatch(DEV_SERVER_USAGE, /idle-close-ms/);
 });

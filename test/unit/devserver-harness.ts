@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test';
 import { WebSocket } from 'ws';
 import { FRAME_BYTES } from '../../src/audio/audio-port.js';
 import { OpusDecoder, OpusEncoder } from '../../src/audio/opus.js';
-import { SystemClock } from '../../src/core/clock.js';
+import { ManualClock, SystemClock } from '../../src/core/clock.js';
 import { DevServer, type DevServerOptions } from '../../src/devserver/index.js';
 import { rmsDbfs } from '../../src/devserver/vad.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
@@ -276,6 +276,47 @@ export async function startServer(t: TestContext, options: DevServerOptions = {}
   const { url, port } = await server.start();
   t.after(() => server.stop());
   return { server, clock, lines, url, port };
+}
+
+export interface ManualStarted {
+  readonly server: DevServer;
+  readonly clock: ManualClock;
+  readonly lines: LogLine[];
+  readonly url: string;
+}
+
+/**
+ * A dev-server on a ManualClock: its timers (TTS pacing, no-voice timer, close delays) move only
+ * when the test advances the clock, while the sockets stay real. Server pings are off: a ping
+ * fired by the manual clock would be answered in real time, after the clock had moved on.
+ */
+export async function startManualServer(
+  t: TestContext,
+  options: DevServerOptions = {},
+): Promise<ManualStarted> {
+  const { log, lines } = captureLogger('debug');
+  const clock = new ManualClock();
+  const server = new DevServer(
+    {
+      vadSilenceMs: 300,
+      vadMinSpeechMs: 300,
+      ttsTailMs: 120,
+      closeGraceMs: 200,
+      pingIntervalMs: 0,
+      ...options,
+    },
+    log,
+    clock,
+  );
+  const { url } = await server.start();
+  t.after(() => server.stop());
+  return { server, clock, lines, url };
+}
+
+/** Fires the manual clock's timers one due time at a time until `cond` holds (bounded). */
+export function stepUntil(clock: ManualClock, cond: () => boolean, what: string, maxSteps = 10_000): void {
+  for (let i = 0; i < maxSteps && !cond(); i++) clock.advance(clock.msToNext());
+  if (!cond()) throw new Error(`${what}: not reached within ${maxSteps} timer steps`);
 }
 
 export interface Reply {

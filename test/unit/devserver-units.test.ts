@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ManualClock } from '../../src/core/clock.js';
-import { IdleTimer } from '../../src/devserver/idle-timer.js';
+import { farewellChime } from '../../src/devserver/farewell.js';
+import { BACKSTOP_EXTRA_MS, NoVoiceTimer } from '../../src/devserver/no-voice-timer.js';
 import { encodeTtsPackets, resampleLinear } from '../../src/devserver/tts-audio.js';
 import { TtsPlayer } from '../../src/devserver/tts-player.js';
 import { describe, UtteranceCollector } from '../../src/devserver/utterance.js';
 import { EnergyVad, peakDbfs, rmsDbfs } from '../../src/devserver/vad.js';
+import { captureLogger } from '../fakes/capture-logger.js';
 import { silence, voiced } from './devserver-harness.js';
 
 const FRAME = 1920; // 60 ms at 16 kHz
@@ -76,16 +78,11 @@ test('VAD: the noise floor learns steady background noise', () => {
 });
 
 test('collector: bounded by maxMs; playback keeps 300 ms around the speech', () => {
-  const auto = new UtteranceCollector({
-    auto: true,
-    silenceMs: 300,
-    minSpeechMs: 300,
-    maxMs: 15_000,
-    sampleRate: 16000,
-  });
+  const vad = new EnergyVad({ silenceMs: 300, minSpeechMs: 300, sampleRate: 16000 });
+  const auto = new UtteranceCollector({ auto: true, maxMs: 15_000, sampleRate: 16000 });
   let end: string | undefined;
   for (const f of frames(Buffer.concat([silence(1200), voiced(600), silence(1200)]))) {
-    end = auto.push(f).end;
+    end = auto.push(f, vad.push(f));
     if (end) break;
   }
   assert.equal(end, 'vad');
@@ -94,16 +91,19 @@ test('collector: bounded by maxMs; playback keeps 300 ms around the speech', () 
   assert.equal(u.playback.length, (300 + 600 + 300) * 32);
   assert.equal(u.text, 'heard 0.60 s of speech (peak -12 dBFS)');
 
-  const manual = new UtteranceCollector({
-    auto: false,
-    silenceMs: 300,
-    minSpeechMs: 300,
-    maxMs: 300,
-    sampleRate: 16000,
-  });
-  const results = frames(voiced(600)).map((f) => manual.push(f).end);
+  const manualVad = new EnergyVad({ silenceMs: 300, minSpeechMs: 300, sampleRate: 16000 });
+  const manual = new UtteranceCollector({ auto: false, maxMs: 300, sampleRate: 16000 });
+  const results = frames(voiced(600)).map((f) => manual.push(f, manualVad.push(f)));
   assert.equal(results.indexOf('max'), 4);
   assert.equal(manual.bytes, 300 * 32);
+  // Manual mode: the VAD's end of speech does not end the utterance.
+  const late = new UtteranceCollector({ auto: false, maxMs: 15_000, sampleRate: 16000 });
+  const v2 = new EnergyVad({ silenceMs: 300, minSpeechMs: 300, sampleRate: 16000 });
+  const ends = frames(Buffer.concat([voiced(600), silence(600)])).map((f) => late.push(f, v2.push(f)));
+  assert.deepEqual(
+    ends.filter((e) => e !== undefined),
+    [],
+  );
 });
 
 test('describe: no audio, nothing loud, speech', () => {
@@ -154,16 +154,90 @@ test('player: limit stops without done; cancel clears the timer', () => {
   assert.deepEqual([sent, clock.pending], [2, 0]);
 });
 
-test('idle timer: touches push the deadline back', () => {
+function noVoiceTimer(closeMs: number, checkMs: number) {
   const clock = new ManualClock();
-  const fired: number[] = [];
-  const idle = new IdleTimer(clock, 1000, () => fired.push(clock.now()));
-  idle.start();
-  clock.advance(800);
-  idle.touch();
-  clock.advance(800);
-  assert.deepEqual(fired, []);
-  clock.advance(300);
-  assert.deepEqual(fired, [1800]);
+  const { log, lines } = captureLogger('debug');
+  const backstops: number[] = [];
+  const timer = new NoVoiceTimer(clock, log, { closeMs, checkMs }, () => backstops.push(clock.now()));
+  return { clock, lines, backstops, timer };
+}
+
+test('no-voice timer: a silent frame past the timeout makes the farewell due, once', () => {
+  const { clock, timer, lines } = noVoiceTimer(1000, 100);
+  timer.start();
+  clock.advance(1000);
+  assert.equal(timer.frame(false), undefined, 'not more than the timeout yet (xinnan: >)');
+  clock.advance(1);
+  assert.equal(timer.frame(true), undefined, 'voice is activity, never a farewell');
+  clock.advance(1001);
+  assert.equal(timer.frame(false), 1001);
+  assert.equal(timer.state, 'farewell');
+  clock.advance(5000);
+  assert.equal(timer.frame(false), undefined, 'only once per connection');
+  assert.ok(
+    lines.some(
+      (l) =>
+        l.msg === 'devserver_no_voice counting → farewell: a frame without voice after the no-voice timeout',
+    ),
+  );
+});
+
+test('no-voice timer: activity() pushes the farewell back', () => {
+  const { clock, timer } = noVoiceTimer(1000, 100);
+  timer.start();
+  clock.advance(900);
+  timer.activity();
+  clock.advance(900);
+  assert.equal(timer.frame(false), undefined);
+  clock.advance(101);
+  assert.equal(timer.frame(false), 1001);
+});
+
+test('no-voice timer: the backstop closes at timeout + 60 s, on its check interval', () => {
+  const { clock, timer, backstops } = noVoiceTimer(1000, 10_000);
+  timer.start();
+  clock.advance(1000 + BACKSTOP_EXTRA_MS);
+  assert.deepEqual(backstops, [], '61 s is not more than 61 s');
+  clock.advance(8999);
+  assert.deepEqual(backstops, [], 'the check at 60 s found 60 s');
+  clock.advance(1);
+  assert.deepEqual(backstops, [70_000], 'the first check past 61 s (xinnan: 180–190 s by default)');
+  assert.equal(timer.state, 'stopped');
   assert.equal(clock.pending, 0);
+});
+
+test('no-voice timer: activity moves the backstop too; stop() leaves no timer; 0 is off', () => {
+  const { clock, timer, backstops } = noVoiceTimer(1000, 500);
+  timer.start();
+  clock.advance(30_000);
+  timer.activity();
+  clock.advance(61_000);
+  assert.deepEqual(backstops, []);
+  clock.advance(500);
+  assert.deepEqual(backstops, [91_500]);
+
+  const again = noVoiceTimer(1000, 500);
+  again.timer.start();
+  again.timer.stop();
+  assert.equal(again.clock.pending, 0);
+
+  const off = noVoiceTimer(0, 0);
+  off.timer.start();
+  off.clock.advance(10 * 60_000);
+  assert.equal(off.timer.frame(false), undefined);
+  assert.deepEqual([off.timer.state, off.clock.pending, off.backstops.length], ['off', 0, 0]);
+  assert.throws(() => noVoiceTimer(1000, 0), /check interval/);
+});
+
+test('farewell chime: ~1 s, audible, two tones far from a voice (200 Hz fixtures) — not an echo', () => {
+  const pcm = farewellChime();
+  assert.equal(pcm.length, 16000 * 2);
+  assert.equal(Math.round(peakDbfs(pcm)), -12);
+  assert.ok(rmsDbfs(pcm) > -30, `level ${rmsDbfs(pcm)} dBFS`);
+  // Zero crossings of the first note's first 100 ms: ~880 Hz → ~176 crossings.
+  let crossings = 0;
+  for (let i = 1; i < 1600; i++)
+    if (pcm.readInt16LE(i * 2) >= 0 !== pcm.readInt16LE((i - 1) * 2) >= 0) crossings++;
+  assert.ok(crossings > 150 && crossings < 200, `${crossings} crossings`);
+  assert.equal(encodeTtsPackets(pcm, 24000).length, 17);
 });

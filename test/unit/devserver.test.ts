@@ -86,7 +86,7 @@ test('manual mode: listen stop ends the utterance and the reply follows', async 
   c.send({ session_id: '', type: 'listen', state: 'stop' });
   const reply = await readReply(c);
   const [u] = await utterance;
-  assert.equal(u.reason, 'manual');
+  assert.equal(u.reason, 'listen-stop');
   assert.equal(u.pcm.length, 1800 * 32, 'everything since listen start, 16 kHz');
   assert.deepEqual(listens, [
     { state: 'start', mode: 'manual' },
@@ -184,20 +184,76 @@ test('Device-Id in the query string is accepted like xinnan', async (t) => {
   assert.equal(hello.type, 'hello');
 });
 
-test('auto mode: listen stop drops the utterance without a reply (no late reply in the next turn)', async (t) => {
+test('auto mode: listen stop recognises what was collected, like xinnan → stt and the reply', async (t) => {
   const { server, url } = await startServer(t);
+  const c = new TestClient(url);
+  await c.hello();
+  const utterance = once(server, 'utterance');
+  c.send({ type: 'listen', state: 'start', mode: 'auto' });
+  // No pause: the VAD has not ended it when the stop comes (a cancel in the middle of a sentence).
+  speak(c, voiced(600));
+  c.send({ type: 'listen', state: 'stop' });
+  const reply = await readReply(c);
+  const [u] = await utterance;
+  assert.equal(u.reason, 'listen-stop');
+  assert.equal(u.pcm.length, 600 * 32);
+  assert.match(reply.stt, /^heard 0\.60 s of speech/);
+  assert.deepEqual(reply.order, ['stt', 'tts:start', 'tts:sentence_start', 'audio', 'tts:stop']);
+  // The next turn is an ordinary one.
+  c.send({ type: 'listen', state: 'start', mode: 'auto' });
+  speak(c, Buffer.concat([voiced(600), silence(400)]));
+  assert.match((await readReply(c)).stt, /^heard 0\.\d\d s of speech/);
+});
+
+test('realtime mode: listen stop is answered too; 130 ms of audio is enough (issue 12 §1)', async (t) => {
+  const { server, url } = await startServer(t);
+  const c = new TestClient(url);
+  await c.hello();
+  const utterance = once(server, 'utterance');
+  c.send({ type: 'listen', state: 'start', mode: 'realtime' });
+  speak(c, voiced(120));
+  c.send({ type: 'listen', state: 'stop' });
+  const reply = await readReply(c);
+  assert.equal((await utterance)[0].reason, 'listen-stop');
+  assert.match(reply.stt, /^heard 0\.12 s of speech/);
+});
+
+test('listen stop with nothing collected → no reply, in auto and manual mode; the next turn works', async (t) => {
+  const { server, url, lines } = await startServer(t);
   const c = new TestClient(url);
   await c.hello();
   let utterances = 0;
   server.on('utterance', () => utterances++);
-  c.send({ type: 'listen', state: 'start', mode: 'auto' });
-  speak(c, voiced(600));
-  c.send({ type: 'listen', state: 'stop' });
+  for (const mode of ['auto', 'manual']) {
+    c.send({ type: 'listen', state: 'start', mode });
+    c.send({ type: 'listen', state: 'stop' });
+  }
+  c.send({ type: 'listen', state: 'stop' }); // not listening at all
   assert.deepEqual(await c.drain(200), []);
   assert.equal(utterances, 0);
+  assert.equal(
+    lines.filter((l) => l.msg === 'dev-server: listen stop with no audio collected, no reply').length,
+    2,
+  );
   c.send({ type: 'listen', state: 'start', mode: 'auto' });
   speak(c, Buffer.concat([voiced(600), silence(400)]));
-  const reply = await readReply(c);
-  assert.match(reply.stt, /^heard 0\.\d\d s of speech/);
+  assert.match((await readReply(c)).stt, /^heard 0\.\d\d s of speech/);
   assert.equal(utterances, 1);
+});
+
+test('abort while listening: tts stop at once, the audio collected so far is kept (xinnan abortHandle)', async (t) => {
+  const { server, url } = await startServer(t);
+  const c = new TestClient(url);
+  await c.hello();
+  const utterance = once(server, 'utterance');
+  c.send({ type: 'listen', state: 'start', mode: 'manual' });
+  speak(c, voiced(300));
+  c.send({ type: 'abort' });
+  const stop = await c.next();
+  assert.ok(isJson('tts', 'stop')(stop), `tts stop first: ${JSON.stringify(stop)}`);
+  speak(c, voiced(300));
+  c.send({ type: 'listen', state: 'stop' });
+  const reply = await readReply(c);
+  assert.equal((await utterance)[0].pcm.length, 600 * 32, 'both halves, across the abort');
+  assert.match(reply.stt, /^heard 0\.60 s of speech/);
 });

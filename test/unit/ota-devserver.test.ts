@@ -111,12 +111,19 @@ test('CLI: --activation CODE[:N] and --token-ttl MS; defaults unchanged', () => 
       faults: {},
       auth: { key: 'k', allowedDevices: [], tokenTtlMs: 60000 },
       activation: { code: '123456', pendingPolls: 5 },
+      noVoiceCloseMs: 120_000,
     },
   );
   const defaultPolls = parseDevServerArgs(['--ota', '--activation', '654321']);
   assert.ok(defaultPolls !== 'help');
   assert.deepEqual(defaultPolls.activation, { code: '654321', pendingPolls: 3 });
-  assert.deepEqual(parseDevServerArgs([]), { host: '127.0.0.1', port: 8000, ota: false, faults: {} });
+  assert.deepEqual(parseDevServerArgs([]), {
+    host: '127.0.0.1',
+    port: 8000,
+    ota: false,
+    faults: {},
+    noVoiceCloseMs: 120_000,
+  });
 });
 
 test('CLI: --activation needs --ota, --token-ttl needs --auth-key, CODE[:N] is checked', async () => {

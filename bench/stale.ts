@@ -67,10 +67,7 @@ export async function measureStaleCost(policy: StalePolicy, devices = 10, hours 
     const base = fleet.map((d) => d.daemon.supervisor.stats.attempts);
     const renewals0 = fleet.map((d) => d.daemon.supervisor.stats.renewals);
     await new Promise((r) => setTimeout(r, (hours * HOUR_MS) / STALE_SPEEDUP));
-    const attempts = fleet.reduce(
-      (n, d, i) => n + d.daemon.supervisor.stats.attempts - (base[i] ?? 0),
-      0,
-    );
+    const attempts = fleet.reduce((n, d, i) => n + d.daemon.supervisor.stats.attempts - (base[i] ?? 0), 0);
     const renewals = fleet.reduce(
       (n, d, i) => n + d.daemon.supervisor.stats.renewals - (renewals0[i] ?? 0),
       0,

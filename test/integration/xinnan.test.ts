@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
+import type { TurnTimeline } from '../../src/conversation/conversation.js';
 import { seededRandom } from '../../src/core/random.js';
 import { Rig, type RigOptions } from './harness.js';
 
@@ -48,7 +49,11 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
     const wait = Math.round(random() * 1300);
     at.push(wait);
     await sleep(wait);
-    assert.equal(r.daemon.conversation.state, 'listening', `cancel ${i} at +${wait} ms lands while listening`);
+    assert.equal(
+      r.daemon.conversation.state,
+      'listening',
+      `cancel ${i} at +${wait} ms lands while listening`,
+    );
     // Both cancel gestures of toggle mode: a click and a double click while listening.
     r.daemon.input(i % 2 === 0 ? 'click' : 'doubleClick');
     assert.equal(r.daemon.conversation.state, 'idle', `cancel ${i}: idle at once`);
@@ -73,6 +78,28 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
 /** xinnan's timer, short: 1.5 s without voice or TTS, backstop 60 s later (not reached here). */
 const NO_VOICE = { noVoiceCloseMs: 1500, noVoiceCheckMs: 200 } as const;
 
+/**
+ * A click, a recognised utterance and its reply, auto mode listening again, a click to end it: like
+ * Rig.fullTurn, but from any rest (on-demand rests with no connection).
+ */
+async function turnFromRest(r: Rig): Promise<void> {
+  await r.until('at rest', () => r.daemon.conversation.state === 'idle');
+  const outcomes: string[] = [];
+  const onTurn = (t: TurnTimeline): void => {
+    outcomes.push(`${t.outcome}${t.milestones.stt !== undefined ? '+stt' : ''}`);
+  };
+  r.daemon.on('turn', onTurn);
+  try {
+    r.daemon.input('click');
+    await r.until('a reply to the recognised words', () => outcomes.includes('reply+stt'), 15_000);
+    await r.until('listening again', () => r.daemon.conversation.state === 'listening', 10_000);
+    r.daemon.input('click');
+    await r.until('idle', () => r.daemon.conversation.state === 'idle');
+  } finally {
+    r.daemon.off('turn', onTurn);
+  }
+}
+
 /** Counts the dev-server's farewells and the stt of real answers from now on. */
 function watchServer(r: Rig) {
   const seen = { farewells: 0, stts: 0, connections: 0 };
@@ -85,11 +112,16 @@ function watchServer(r: Rig) {
 test('§2 persistent, idle past the server no-voice timer: the session was renewed, a press gets a real answer', async () => {
   const r = await open({ server: NO_VOICE, connection: { staleSessionMs: 1000 } });
   await r.ready();
+  await r.until('idle', () => r.daemon.indicator?.name === 'idle');
   const seen = watchServer(r);
+  const leds0 = r.leds.length;
   await sleep(2500);
-  assert.ok(r.daemon.supervisor.stats.renewals >= 1, `renewed at rest (${r.daemon.supervisor.stats.renewals})`);
+  assert.ok(
+    r.daemon.supervisor.stats.renewals >= 1,
+    `renewed at rest (${r.daemon.supervisor.stats.renewals})`,
+  );
   assert.equal(r.daemon.indicator?.name, 'idle', 'the person saw nothing of it');
-  assert.ok(!r.ledNames().includes('offline'), `LEDs: ${r.ledNames().join(' → ')}`);
+  assert.deepEqual(r.ledNames(leds0), [], 'no LED change through the renewals');
   await r.fullTurn();
   assert.equal(seen.farewells, 0, 'no farewell');
   assert.ok(seen.stts >= 1, 'the utterance was recognised');
@@ -125,11 +157,11 @@ test('§2 reconnect-on-press: no renewal at rest; the press on the stale session
 test('§2 on-demand: the socket kept after a turn is closed once stale; a later press connects fresh and gets a real answer', async () => {
   const r = await open({ server: NO_VOICE, connection: { mode: 'on-demand', staleSessionMs: 1000 } });
   const seen = watchServer(r);
-  await r.fullTurn();
+  await turnFromRest(r);
   assert.equal(r.link, 'ready', 'on-demand keeps the socket after a turn, like the firmware');
   await r.until('the stale session closed at rest', () => r.link === 'idle', 3000);
   await sleep(1000);
-  await r.fullTurn();
+  await turnFromRest(r);
   assert.equal(seen.farewells, 0);
   assert.ok(seen.stts >= 2);
 });
@@ -137,7 +169,7 @@ test('§2 on-demand: the socket kept after a turn is closed once stale; a later 
 test('§2 on-demand control: a press on the kept socket after the timer gets the farewell without the fix', async () => {
   const r = await open({ server: NO_VOICE, connection: { mode: 'on-demand', staleSessionMs: 0 } });
   const seen = watchServer(r);
-  await r.fullTurn();
+  await turnFromRest(r);
   await sleep(2000);
   assert.equal(r.link, 'ready');
   r.daemon.input('click');

@@ -19,6 +19,7 @@ import { SystemClock } from '../../src/core/clock.js';
 import { seededRandom } from '../../src/core/random.js';
 import { Daemon } from '../../src/daemon.js';
 import { SPEECH_FIXTURE } from '../../src/demo.js';
+import type { DevServerFaults } from '../../src/devserver/faults.js';
 import { DevServer } from '../../src/devserver/index.js';
 import type { Indicator } from '../../src/hardware/indicator.js';
 import { ConfigCredentialSource } from '../../src/session/credentials.js';
@@ -120,6 +121,8 @@ interface Options {
   readonly capturePath?: string;
   /** The dev-server's wait between its last packet and tts stop (default: its burst plus 2 frames). */
   readonly ttsTailMs?: number;
+  /** The dev-server's fault switches (src/devserver/faults.ts). */
+  readonly faults?: DevServerFaults;
 }
 
 class AudioRig {
@@ -146,6 +149,7 @@ class AudioRig {
         port: 0,
         vadSilenceMs: 500,
         ...(o.ttsTailMs === undefined ? {} : { ttsTailMs: o.ttsTailMs }),
+        ...(o.faults === undefined ? {} : { faults: o.faults }),
       },
       captureLogger('warn').log,
     );
@@ -432,4 +436,50 @@ test('6. auto mode: the follow-up listen start waits until aplay has played the 
   assert.match(turn?.msg ?? '', /tts stop \+\d+, played out \+\d+/);
   r.daemon.input('click');
   await r.until('idle', () => r.conv === 'idle');
+});
+
+test("7. the server closes 3 ms after tts stop (xinnan's farewell): the reply plays to its last sample, no phantom turn", async (t) => {
+  // tts stop right after the last packet, and the close 3 ms after it (close-after-reply, as xinnan
+  // after its farewell, an exit command or an exit intent: protocol.md §8.1 rows 3, 5, 6): the
+  // device has its pre-buffer and queue still to play when the link goes.
+  const r = await open({ ttsTailMs: 0, faults: { closeAfterReply: true } });
+  // The words, and again after 2 s of silence for the ordinary turn at the end.
+  r.alsa.startMic(SPEECH, 0.3, 2);
+  await r.until('idle and ready', () => r.conv === 'idle' && r.daemon.supervisor.state === 'ready');
+  const streams = r.sink.streams.length;
+  const playedFrom = r.alsa.played().length;
+  const closes: number[] = [];
+  r.server.on('closed', (e) => closes.push(e.code));
+  r.daemon.input('click');
+  await r.until('the server closed after its reply', () => closes.length > 0, 20_000);
+  const lossAt = r.daemon.supervisor.state;
+  await r.until('aplay played the reply out and exited', () => r.sink.inner.state === 'idle', 5000);
+  const decoded = Buffer.concat(r.sink.streams[streams] ?? []);
+  // The test speaker drains its 4 KiB pipe at real-time pace: the last ≤ 85 ms arrive after aplay's exit.
+  await sleep(300);
+  const played = r.alsa.played().subarray(playedFrom);
+  t.diagnostic(
+    `reply ${decoded.length} bytes (${(decoded.length / 48).toFixed(0)} ms); the speaker played ${played.length} bytes; link at the close: ${lossAt}`,
+  );
+  assert.equal(closes[0], 1000);
+  assert.ok(decoded.length > 24000 * 2, `a reply of ${decoded.length} bytes`);
+  assert.ok(played.length >= decoded.length, `${decoded.length - played.length} bytes of the reply were cut`);
+  assert.ok(played.subarray(0, decoded.length).equals(decoded), 'to its last sample, bit-exact');
+  const turns = r.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('turn '));
+  assert.deepEqual(
+    turns.map((l) => /→ ([a-z-]+)/.exec(l.msg)?.[1]),
+    ['reply'],
+    `one turn, no phantom: ${turns.map((l) => l.msg).join(' | ')}`,
+  );
+  assert.ok(
+    !r.logs.some((l) => /send-failed|listen start not sent/.test(l.msg)),
+    'no refused follow-up turn',
+  );
+  assert.ok(
+    r.logs.some((l) => /played out/.test(l.msg)),
+    'the log says the reply played out',
+  );
+  // The link comes back by itself, and without the fault the next turn is ordinary.
+  r.server.setFaults({ closeAfterReply: false });
+  await r.fullTurn();
 });

@@ -31,6 +31,8 @@ export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
   --no-voice-check-ms N   how often that N + 60 s backstop looks (default 10000 like xinnan's
                           _check_timeout, so 180–190 s by default)
   --vad-silence-ms N      silence that ends an utterance (default 700)
+  --asr-delay-ms N        time from the end of an utterance to its stt + tts start, like xinnan's
+                          recognition (default 0); an abort or listen start meanwhile does not stop it
   --ping-interval-ms N    WebSocket ping interval (default 20000, 0 = off)
   --mcp                   query an MCP client's tools after its hello (initialize, tools/list)
   --mcp-volume            --mcp, and set the client's volume after each utterance:
@@ -98,6 +100,7 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
   const noVoiceCheckMs = nonNegativeInt('no-voice-check-ms', v['no-voice-check-ms']);
   if (noVoiceCheckMs === 0) throw new UsageError('--no-voice-check-ms wants an integer 1…');
   const vadSilenceMs = nonNegativeInt('vad-silence-ms', v['vad-silence-ms']);
+  const asrDelayMs = nonNegativeInt('asr-delay-ms', v['asr-delay-ms'], 60_000);
   const pingIntervalMs = nonNegativeInt('ping-interval-ms', v['ping-interval-ms']);
   return {
     host: v.host ?? '127.0.0.1',
@@ -117,6 +120,7 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
     noVoiceCloseMs,
     ...(noVoiceCheckMs === undefined ? {} : { noVoiceCheckMs }),
     ...(vadSilenceMs === undefined ? {} : { vadSilenceMs }),
+    ...(asrDelayMs === undefined ? {} : { asrDelayMs }),
     ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     ...(v.mcp ? { mcp: true } : {}),
     ...(v['mcp-volume'] ? { mcpVolumeFromSpeech: true } : {}),
@@ -147,6 +151,7 @@ function parse(argv: readonly string[]) {
       'no-voice-close-ms': { type: 'string' },
       'no-voice-check-ms': { type: 'string' },
       'vad-silence-ms': { type: 'string' },
+      'asr-delay-ms': { type: 'string' },
       'ping-interval-ms': { type: 'string' },
       mcp: { type: 'boolean' },
       'mcp-volume': { type: 'boolean' },

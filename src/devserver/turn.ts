@@ -7,7 +7,7 @@
  * The session owns the socket; this class only sends through the port it is given.
  */
 import { CAPTURE_RATE, FRAME_MS } from '../audio/audio-port.js';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { ListenMode, ServerMessage } from '../protocol/messages.js';
 import type { Logger } from '../system/logger.js';
@@ -65,6 +65,8 @@ export class Turn {
   #vad: EnergyVad;
   #collector: UtteranceCollector | undefined;
   #mode: ListenMode = 'auto';
+  /** A recognition under way (options.asrDelayMs): its answer follows when it fires. */
+  #recognising: TimerHandle | undefined;
 
   constructor(private readonly port: TurnPort) {
     this.#player = new TtsPlayer(port.clock, {
@@ -159,6 +161,8 @@ export class Turn {
   cancel(): void {
     this.#player.cancel();
     this.#collector = undefined;
+    this.port.clock.clearTimeout(this.#recognising);
+    this.#recognising = undefined;
   }
 
   #newVad(): EnergyVad {
@@ -190,7 +194,17 @@ export class Turn {
       peakDbfs,
       text,
     });
-    this.#reply(u);
+    const delay = this.port.options.asrDelayMs;
+    if (delay <= 0) {
+      this.#reply(u);
+      return;
+    }
+    // Recognition takes time; whatever the device says meanwhile, the answer comes (see types.ts).
+    this.port.clock.clearTimeout(this.#recognising);
+    this.#recognising = this.port.clock.setTimeout(() => {
+      this.#recognising = undefined;
+      this.#reply(u);
+    }, delay);
   }
 
   #reply(u: Utterance): void {

@@ -59,6 +59,13 @@ export interface DevServerOptions {
   readonly maxUtteranceMs?: number;
   /** Wait between the last TTS packet and `tts stop` (xinnan: (5 + 2) × 60 ms, protocol.md §4.2). */
   readonly ttsTailMs?: number;
+  /**
+   * Time between the end of an utterance and its `stt` + `tts start`: xinnan's recognition (ASR)
+   * and chat start. Default 0. Neither `abort` nor `listen start` cancels a recognition under way
+   * ([SRV core/handle/abortHandle.py] only clears the TTS queues): its answer comes all the same,
+   * which is the race a device's cancel must survive (issue 12 §1).
+   */
+  readonly asrDelayMs?: number;
   /** How long a closing client gets to answer our close frame before it is terminated. */
   readonly closeGraceMs?: number;
   /** Initial fault switches. */
@@ -87,6 +94,7 @@ export interface ResolvedOptions {
   readonly vadMinSpeechMs: number;
   readonly maxUtteranceMs: number;
   readonly ttsTailMs: number;
+  readonly asrDelayMs: number;
   readonly closeGraceMs: number;
   readonly expireSeconds: number;
   /** Set: token age is checked to the millisecond (auth.tokenTtlMs). */
@@ -113,6 +121,7 @@ export function resolveOptions(o: DevServerOptions): ResolvedOptions {
     vadMinSpeechMs: o.vadMinSpeechMs ?? 300,
     maxUtteranceMs: o.maxUtteranceMs ?? 15_000,
     ttsTailMs: o.ttsTailMs ?? (5 + 2) * 60,
+    asrDelayMs: o.asrDelayMs ?? 0,
     closeGraceMs: o.closeGraceMs ?? 500,
     expireSeconds: o.auth?.expireSeconds ?? DEFAULT_TOKEN_EXPIRE_S,
     tokenTtlMs: o.auth?.tokenTtlMs,

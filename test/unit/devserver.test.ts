@@ -8,6 +8,7 @@ import {
   opusPackets16k,
   readReply,
   silence,
+  startManualServer,
   startServer,
   TestClient,
   voiced,
@@ -256,4 +257,24 @@ test('abort while listening: tts stop at once, the audio collected so far is kep
   const reply = await readReply(c);
   assert.equal((await utterance)[0].pcm.length, 600 * 32, 'both halves, across the abort');
   assert.match(reply.stt, /^heard 0\.60 s of speech/);
+});
+
+test('asrDelayMs: stt + tts start come that long after the utterance ends, and an abort meanwhile does not stop them (xinnan)', async (t) => {
+  const { server, clock, url } = await startManualServer(t, { asrDelayMs: 500 });
+  const c = new TestClient(url);
+  await c.hello();
+  const utterance = once(server, 'utterance');
+  c.send({ type: 'listen', state: 'start', mode: 'auto' });
+  speak(c, voiced(300));
+  c.send({ type: 'listen', state: 'stop' });
+  await utterance;
+  clock.advance(499);
+  c.send({ type: 'abort' }); // a device's cancel while the server recognises
+  const stop = await c.next();
+  assert.ok(isJson('tts', 'stop')(stop), `the abort's tts stop: ${JSON.stringify(stop)}`);
+  assert.deepEqual(await c.drain(100), [], 'nothing before the recognition is done');
+  clock.advance(1);
+  const stt = await c.next();
+  assert.ok(isJson('stt')(stt), `stt after 500 ms: ${JSON.stringify(stt)}`);
+  assert.ok(isJson('tts', 'start')(await c.next()), 'and the reply starts, abort or not');
 });

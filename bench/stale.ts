@@ -41,7 +41,7 @@ export interface StaleCost {
 export async function measureStaleCost(policy: StalePolicy, devices = 10, hours = 1): Promise<StaleCost> {
   const clock = new ScaledClock(STALE_SPEEDUP);
   const server = new DevServer(
-    { host: '127.0.0.1', port: 0, noVoiceCloseMs: 120_000, noVoiceCheckMs: 10_000 },
+    { host: '127.0.0.1', port: 0, noVoiceCloseMs: 120_000, noVoiceCheckMs: 10_000, closeGraceMs: 60_000 },
     pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true })),
     clock,
   );

@@ -6,6 +6,8 @@
  * `npm run bench` runs this same script as a child (`--json`) for its DEAD-PEER and RESTART parts.
  *
  *   node dist/scripts/measure.js [--only dead-peer,restart] [--json]
+ *                                [--dead-peer-devices 10] [--restart-devices 20]
+ * (fewer devices: the bench's short form, `npm run bench -- --short`.)
  */
 import { parseArgs } from 'node:util';
 import { type DeadPeerResult, measureDeadPeer, measureRestart, type RestartResult } from '../bench/link.js';
@@ -45,12 +47,21 @@ async function main(): Promise<void> {
     options: {
       only: { type: 'string', default: 'dead-peer,restart' },
       json: { type: 'boolean', default: false },
+      'dead-peer-devices': { type: 'string', default: '10' },
+      'restart-devices': { type: 'string', default: '20' },
     },
   });
   const only = new Set(values.only.split(','));
-  const deadPeer = only.has('dead-peer') ? await measureDeadPeer(10) : undefined;
+  const count = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a whole number ≥ 1, got ${v}`);
+    return n;
+  };
+  const deadPeerDevices = count('dead-peer-devices', values['dead-peer-devices']);
+  const restartDevices = count('restart-devices', values['restart-devices']);
+  const deadPeer = only.has('dead-peer') ? await measureDeadPeer(deadPeerDevices) : undefined;
   if (deadPeer && !values.json) printDeadPeer(deadPeer);
-  const restart = only.has('restart') ? await measureRestart(20, 1000) : undefined;
+  const restart = only.has('restart') ? await measureRestart(restartDevices, 1000) : undefined;
   if (restart && !values.json) printRestart(restart);
   // One line for the bench: {"deadPeer": …, "restart": …}.
   if (values.json) process.stdout.write(`${JSON.stringify({ deadPeer, restart })}\n`);

@@ -196,7 +196,7 @@ function reportMemory(r: MemoryResult): void {
   const last = r.samples[r.samples.length - 1];
   if (first && last) {
     out(
-      `         V8 heap committed ${mb(first.heapTotal)} → ${mb(last.heapTotal)}, external (wasm, Buffers) ${mb(first.external)} → ${mb(last.external)}`,
+      `         V8 heap committed ${mb(first.heapTotal)} → ${mb(last.heapTotal)}, external ${mb(first.external)} → ${mb(last.external)} (the 16 MB wasm memory as allocated; RSS holds only its touched pages)`,
     );
   }
   const outcomes = Object.entries(r.outcomes)

@@ -134,8 +134,14 @@ async function connectUplink(): Promise<{ supervisor: SessionSupervisor; close: 
   return { supervisor, close };
 }
 
-export async function measureCpu(say: (line: string) => void): Promise<CpuResult> {
-  const pcm = speech(AUDIO_SECONDS);
+/** `audioSeconds` and `runs`: smaller for the bench's short form (`--short`), same code paths. */
+export async function measureCpu(
+  say: (line: string) => void,
+  o: { audioSeconds?: number; runs?: number } = {},
+): Promise<CpuResult> {
+  const audioSeconds = o.audioSeconds ?? AUDIO_SECONDS;
+  const runs = o.runs ?? RUNS;
+  const pcm = speech(audioSeconds);
   const frameList: Buffer[] = [];
   for (let off = 0; off + FRAME_BYTES <= pcm.length; off += FRAME_BYTES)
     frameList.push(pcm.subarray(off, off + FRAME_BYTES));
@@ -158,7 +164,7 @@ export async function measureCpu(say: (line: string) => void): Promise<CpuResult
     await speakerdRun(pcm, send);
     encodeOnlyRun(frameList);
     if (typeof native !== 'string') await runNative(native, file, COMPLEXITY);
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < runs; i++) {
       js.push(await speakerdRun(pcm, send));
       enc.push(encodeOnlyRun(frameList));
       if (typeof native !== 'string') nat.push(await runNative(native, file, COMPLEXITY));
@@ -168,14 +174,14 @@ export async function measureCpu(say: (line: string) => void): Promise<CpuResult
     if (typeof native !== 'string') await native.dispose();
   }
 
-  // Both sides must have encoded the same 1000 frames, or the ratio compares different work.
+  // Both sides must have encoded the same frames (1000 in 60 s), or the ratio compares different work.
   const short = [...js.map((r) => r.frames), ...nat.map((r) => r.frames)].find((f) => f !== frameList.length);
   if (short !== undefined) throw new Error(`a run encoded ${short} frames, not ${frameList.length}`);
-  const perS = (ms: number): number => ms / AUDIO_SECONDS;
+  const perS = (ms: number): number => ms / audioSeconds;
   const speakerd = perS(median(js.map((r) => r.cpuMs)));
   const nativeMs = nat.length ? perS(median(nat.map((r) => r.cpuMs))) : undefined;
   return {
-    audioSeconds: AUDIO_SECONDS,
+    audioSeconds,
     speakerd,
     encodeOnly: perS(median(enc)),
     native: nativeMs,
@@ -185,6 +191,6 @@ export async function measureCpu(say: (line: string) => void): Promise<CpuResult
     speakerdBytes: js[0]?.bytes ?? 0,
     nativeBytes: nat[0]?.bytes,
     refused: js.reduce((s, r) => s + r.refused, 0),
-    runs: RUNS,
+    runs,
   };
 }

@@ -5,12 +5,13 @@
  * imports: the memory bench measures this process's RSS, and only the daemon's code belongs in it.
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import type { AudioSource } from '../src/audio/audio-port.js';
+import type { AudioSink, AudioSinkEvents, AudioSource } from '../src/audio/audio-port.js';
 import { NullSink, readPcmFile } from '../src/audio/file-audio.js';
 import { configSchema } from '../src/config/schema.js';
-import type { Clock } from '../src/core/clock.js';
+import type { Clock, TimerHandle } from '../src/core/clock.js';
 import { systemRandom } from '../src/core/random.js';
 import { Daemon } from '../src/daemon.js';
 import type { CredentialSource, Credentials } from '../src/session/credentials.js';
@@ -48,10 +49,79 @@ export function deviceLogger(): Logger {
   });
 }
 
+/**
+ * A speaker that plays nowhere but takes as long as a real one: every stream plays from the moment
+ * its first sample arrives at its sample rate on the injected clock, and 'drained' comes when the
+ * last written sample would have played, as aplay's drain does (src/audio/playback.ts) — not at once
+ * like NullSink's. Auto mode listens again only after 'drained' (turn-context.ts playOut), so with
+ * this sink a bench turn includes the reply's play-out as on a device.
+ */
+export class PacedNullSink extends EventEmitter<AudioSinkEvents> implements AudioSink {
+  readonly name = 'paced-null';
+  #state: 'closed' | 'open' | 'draining' = 'closed';
+  #bytesPerMs = 0;
+  /** Clock time at which everything written so far will have played. */
+  #playsUntil = 0;
+  #timer: TimerHandle | undefined;
+  bytes = 0;
+  streams = 0;
+  aborts = 0;
+
+  constructor(private readonly clock: Clock) {
+    super();
+  }
+
+  begin(sampleRate: number): void {
+    this.#stopTimer();
+    this.#state = 'open';
+    this.#bytesPerMs = (sampleRate * 2) / 1000;
+    this.#playsUntil = this.clock.now();
+    this.streams++;
+  }
+
+  write(pcm: Buffer): void {
+    if (this.#state !== 'open') return;
+    this.bytes += pcm.length;
+    // An underrun (the network slower than the speaker) plays the next chunk when it arrives.
+    this.#playsUntil = Math.max(this.#playsUntil, this.clock.now()) + pcm.length / this.#bytesPerMs;
+  }
+
+  end(): void {
+    if (this.#state !== 'open') return;
+    this.#state = 'draining';
+    this.#timer = this.clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#state = 'closed';
+        this.emit('drained');
+      },
+      Math.max(0, this.#playsUntil - this.clock.now()),
+    );
+  }
+
+  abort(): void {
+    if (this.#state !== 'closed') this.aborts++;
+    this.#stopTimer();
+    this.#state = 'closed';
+  }
+
+  async close(): Promise<void> {
+    this.#stopTimer();
+    this.#state = 'closed';
+  }
+
+  #stopTimer(): void {
+    this.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
 export interface DeviceOptions {
   readonly url: string;
   readonly clock: Clock;
   readonly source: AudioSource;
+  /** The speaker; a NullSink (drained at once) by default. */
+  readonly sink?: AudioSink;
   /** Config overrides (connection, conversation); the shipped defaults otherwise. */
   readonly connection?: Record<string, unknown>;
   readonly conversation?: Record<string, unknown>;
@@ -59,7 +129,7 @@ export interface DeviceOptions {
 
 export interface Device {
   readonly daemon: Daemon;
-  readonly sink: NullSink;
+  readonly sink: AudioSink;
 }
 
 export function composeDevice(o: DeviceOptions): Device {
@@ -72,7 +142,7 @@ export function composeDevice(o: DeviceOptions): Device {
     connection: { ...o.connection },
     conversation: { ...o.conversation },
   });
-  const sink = new NullSink();
+  const sink = o.sink ?? new NullSink();
   const daemon = new Daemon({
     config,
     identity: { deviceId: DEVICE_ID, clientId },
@@ -90,12 +160,27 @@ export function composeDevice(o: DeviceOptions): Device {
 
 /**
  * Resolves when `pred` holds, checked on every conversation and link state change (no polling: a
- * thousand turns cannot afford a 10 ms poll per step); rejects after `ms` of real time.
+ * thousand turns cannot afford a 10 ms poll per step); rejects after `ms` of real time, or at the
+ * first check where `failed` says why the wait is pointless (a turn that ended the wrong way).
  */
-export function waitFor(daemon: Daemon, what: string, pred: () => boolean, ms: number): Promise<void> {
+export function waitFor(
+  daemon: Daemon,
+  what: string,
+  pred: () => boolean,
+  ms: number,
+  failed: () => string | undefined = () => undefined,
+): Promise<void> {
+  const why = failed();
+  if (why !== undefined) return Promise.reject(new Error(`waiting for ${what}: ${why}`));
   if (pred()) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const check = (): void => {
+      const why = failed();
+      if (why !== undefined) {
+        cleanup();
+        reject(new Error(`waiting for ${what}: ${why}`));
+        return;
+      }
       if (!pred()) return;
       cleanup();
       resolve();

@@ -3,9 +3,9 @@
  * daemon composition (bench/device.ts) with the real `ws` client and the dev-server on loopback, in
  * this process so both timestamps come from one performance.now(). t0 is taken just before the
  * click is handed to the daemon; t1 when the dev-server has received (and decoded, ~0.1 ms) the
- * turn's first binary frame. Between presses a second click cancels listening and the bench waits
- * until the server has seen the cancel's `abort` and the device is idle again, then a random 320–470
- * ms pause.
+ * turn's first binary frame. Between presses a second click stops listening and the bench waits
+ * until the server has seen the device end its turn (`listen stop`, or `abort` where a click that
+ * cancels sends that instead) and the device is idle again, then a random 320–470 ms pause.
  *
  * Both timestamps in one process means the server reads the first frame only once the device's
  * synchronous work after sending it is done (with a pre-roll: encoding the rest of the ring), so
@@ -87,12 +87,16 @@ export async function measureLatency(o: LatencyOptions = {}): Promise<LatencyRes
   let t0 = 0;
   let tListen: number | undefined;
   let tFrame: number | undefined;
+  /** The server has seen this press's turn ended by the device. */
   let stopSeen = false;
   let onFrame: (() => void) | undefined;
   server.on('listen', (e) => {
     if (e.state === 'start') tListen ??= performance.now();
   });
   // A click while listening is a cancel: `abort`, never `listen stop` (src/conversation/gestures.ts).
+  server.on('abort', () => {
+    stopSeen = true;
+  });
   server.on('abort', () => {
     stopSeen = true;
   });
@@ -148,7 +152,9 @@ export async function measureLatency(o: LatencyOptions = {}): Promise<LatencyRes
       // The server's turn must be over too, or the next listen start would land in this one.
       const t = performance.now();
       while (!stopSeen) {
-        if (performance.now() - t > 5000) throw new Error(`press ${i}: the server never saw the abort`);
+        if (performance.now() - t > 5000) {
+          throw new Error(`press ${i}: the server never saw the turn end (listen stop or abort)`);
+        }
         await sleep(2);
       }
     }

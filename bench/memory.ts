@@ -10,9 +10,18 @@ import { benchScript, run, startServerChild, tail } from './children.js';
 import type { MemoryChildReport, MemorySample } from './memory-child.js';
 
 export const TURNS = 1000;
-/** Scaled time: a turn of ~4 s (1.4 s speech, 0.4 s VAD silence, ~2 s of reply) in ~50 ms real. */
+/**
+ * Scaled time: a turn of ~4 s (1.4 s speech, 0.4 s VAD silence, ~2 s of reply) in ~50 ms of real
+ * timers; with the real CPU of both processes (Opus both ways, the dev-server encoding each reply)
+ * ~0.2 s real per turn on a 2-core x86 VM.
+ */
 export const SPEEDUP = 80;
-const CHECKPOINTS = [10, 100, 250, 500, 750, TURNS];
+
+/** RSS readings after these turn counts: 10 (warm), then the given fractions of the run. */
+export function checkpoints(turns: number): number[] {
+  const at = [10, ...[0.1, 0.25, 0.5, 0.75, 1].map((f) => Math.round(turns * f))];
+  return [...new Set(at.filter((n) => n >= 1 && n <= turns))].sort((a, b) => a - b);
+}
 
 export interface MemoryResult {
   readonly baseline: number;
@@ -49,7 +58,6 @@ function parseReport(stdout: string): MemoryChildReport {
   return report;
 }
 
-/** `nodeFlags`: extra Node/V8 flags for the device process, e.g. the ones a systemd unit would use. */
 /** The V8 flags `speakerd` runs with: read from the shebang of the built main.js. */
 export function daemonNodeFlags(): string[] {
   const main = readFileSync(fileURLToPath(new URL('../src/main.js', import.meta.url)), 'utf8');
@@ -57,7 +65,15 @@ export function daemonNodeFlags(): string[] {
   return shebang.split(' ').filter((w) => w.startsWith('--'));
 }
 
-export async function measureMemory(nodeFlags: readonly string[] = []): Promise<MemoryResult> {
+/**
+ * `nodeFlags`: Node/V8 flags for the device process, e.g. the ones a systemd unit would use.
+ * `turns`: 1,000 for the bench, fewer for its short form (`--short`); at least 10.
+ */
+export async function measureMemory(
+  nodeFlags: readonly string[] = [],
+  turns: number = TURNS,
+): Promise<MemoryResult> {
+  if (!(turns >= 10)) throw new RangeError(`the memory bench needs at least 10 turns, got ${turns}`);
   const baseline = await bareNodeRss();
   const server = await startServerChild(SPEEDUP);
   let report: MemoryChildReport;
@@ -73,11 +89,12 @@ export async function measureMemory(nodeFlags: readonly string[] = []): Promise<
         '--speedup',
         String(SPEEDUP),
         '--turns',
-        String(TURNS),
+        String(turns),
         '--at',
-        CHECKPOINTS.join(','),
+        checkpoints(turns).join(','),
       ],
-      { timeoutMs: 150_000 },
+      // A bound for a stuck child beyond the per-step one inside it: ~0.2 s a turn measured, 1 s allowed.
+      { timeoutMs: 30_000 + turns * 1000 },
     );
     if (r.code !== 0) throw new Error(`memory child: ${r.error ?? tail(r.stderr)}`);
     report = parseReport(r.stdout);
@@ -93,8 +110,8 @@ export async function measureMemory(nodeFlags: readonly string[] = []): Promise<
     baseline,
     samples: report.samples,
     after10: at(10),
-    afterAll: at(TURNS),
-    turns: TURNS,
+    afterAll: at(turns),
+    turns,
     outcomes: report.outcomes,
     gc: report.gc,
     seconds: report.seconds,

@@ -27,10 +27,10 @@ export function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
 }
 
-/** "PASS" or "over" against a goal (a bench reports; it never fails the run). */
+/** "PASS" or "over" against a goal (a missed goal is reported; only an absurd result fails the run, run.ts). */
 export function mark(ok: boolean): string {
   return ok ? 'PASS' : 'over';
 }
 
-/** A part that cannot run on this machine (a tool missing): reported with the reason, not as a failure. */
+/** A part that cannot run on this machine (a tool missing): reported with the reason; the run fails (exit 1), as its number is missing. */
 export class Skipped extends Error {}

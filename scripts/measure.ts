@@ -8,6 +8,8 @@
  * `npm run bench` runs this same script as a child (`--json`) for its DEAD-PEER, RESTART and REAUTH parts.
  *
  *   node dist/scripts/measure.js [--only dead-peer,restart,reauth] [--reauth-down-ms 2000] [--json]
+ *                                [--dead-peer-devices 10] [--restart-devices 20] [--reauth-devices 10]
+ * (fewer devices: the bench's short form, `npm run bench -- --short`.)
  */
 import { parseArgs } from 'node:util';
 import { type DeadPeerResult, measureDeadPeer, measureRestart, type RestartResult } from '../bench/link.js';
@@ -62,15 +64,28 @@ async function main(): Promise<void> {
       only: { type: 'string', default: 'dead-peer,restart,reauth' },
       json: { type: 'boolean', default: false },
       'reauth-down-ms': { type: 'string', default: '2000' },
+      'dead-peer-devices': { type: 'string', default: '10' },
+      'restart-devices': { type: 'string', default: '20' },
+      'reauth-devices': { type: 'string', default: '10' },
     },
   });
   const only = new Set(values.only.split(','));
-  const deadPeer = only.has('dead-peer') ? await measureDeadPeer(10) : undefined;
+  const count = (name: string, v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name} must be a whole number ≥ 1, got ${v}`);
+    return n;
+  };
+  const deadPeerDevices = count('dead-peer-devices', values['dead-peer-devices']);
+  const restartDevices = count('restart-devices', values['restart-devices']);
+  const deadPeer = only.has('dead-peer') ? await measureDeadPeer(deadPeerDevices) : undefined;
   if (deadPeer && !values.json) printDeadPeer(deadPeer);
-  const restart = only.has('restart') ? await measureRestart(20, 1000) : undefined;
+  const restart = only.has('restart') ? await measureRestart(restartDevices, 1000) : undefined;
   if (restart && !values.json) printRestart(restart);
   const reauth = only.has('reauth')
-    ? await measureReauth({ runs: 10, downMs: Number(values['reauth-down-ms']) })
+    ? await measureReauth({
+        runs: count('reauth-devices', values['reauth-devices']),
+        downMs: Number(values['reauth-down-ms']),
+      })
     : undefined;
   if (reauth && !values.json) printReauth(reauth);
   // One line for the bench: {"deadPeer": …, "restart": …, "reauth": …}.

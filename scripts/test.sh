@@ -61,3 +61,6 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 timeout -k 10 300 unshare -m --propagation private bash test/fakes/gpio/fake-sysfs-ns.sh \
   node --test --test-concurrency=1 dist/test/gpio/*.test.js
+
+echo "== bench, short form (every row over the same code paths; a row that cannot run fails)"
+node dist/bench/run.js --short

@@ -1,9 +1,15 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --v8-pool-size=1
 /**
- * (The shebang's flag keeps V8's young generation small: V8 sizes it from physical RAM, which
- * costs a long-running daemon ~15 MB of RSS for nothing; 16 audio frames a second allocate little.
- * `env -S` is coreutils ≥ 8.30, in every supported Debian and Raspberry Pi OS. The memory bench
- * reads the flags from here.)
+ * (The shebang's flags keep the RSS down on 512 MiB boards; systemd/speakerd.service starts node
+ * with the same ones, the soak and the bench read them from here.
+ * --max-semi-space-size=1: V8 sizes its young generation from physical RAM, which costs a
+ * long-running daemon ~15 MB of RSS for nothing; 16 audio frames a second allocate little.
+ * --v8-pool-size=1: one V8 background thread instead of four. Each thread that compiles (TurboFan,
+ * the opusscript wasm tier-up) gets a glibc malloc arena of its own and keeps what a compile peak
+ * took: 18–24 MB of the soak daemon's RSS sat in those arenas, 5 MB with one thread (bench/rss.ts;
+ * same soak side by side: 92.7 → 74.2 MiB). Compiles and GC helper tasks queue behind one another
+ * instead; the main thread does not wait for them, and the daemon uses ~1 % of a core.
+ * `env -S` is coreutils ≥ 8.30, in every supported Debian and Raspberry Pi OS.)
  */
 /**
  * The composition root (design.md §2): argv and env, config, logger, the choice of real or

@@ -87,10 +87,18 @@ test('the unit keeps the service contract: notify, watchdog, no restart on EX_CO
     'RestartPreventExitStatus=78',
     'User=speakerd',
     'StateDirectory=speakerd',
-    'ExecStart=/usr/bin/node --max-semi-space-size=1 /opt/speakerd/dist/src/main.js run --config /etc/speakerd/config.json',
   ]) {
     assert.ok(unit.split('\n').includes(line), `missing line: ${line}`);
   }
+});
+
+test("the unit starts node with the shebang's flags (the RSS the soak and the bench measure)", () => {
+  const unit = readFileSync(join(REPO, UNIT), 'utf8');
+  const shebang = readFileSync(join(REPO, 'src/main.ts'), 'utf8').split('\n')[0] ?? '';
+  const flags = shebang.split(' ').filter((w) => w.startsWith('--'));
+  assert.ok(flags.includes('--max-semi-space-size=1'), `shebang: ${shebang}`);
+  const exec = `ExecStart=/usr/bin/node ${flags.join(' ')} /opt/speakerd/dist/src/main.js run --config /etc/speakerd/config.json`;
+  assert.ok(unit.split('\n').includes(exec), `missing line: ${exec}`);
 });
 
 test('shellcheck: deploy/install.sh is clean', () => {

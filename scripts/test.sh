@@ -49,15 +49,27 @@ npx tsc -p tsconfig.json
 echo "== demo"
 node dist/src/main.js demo
 
+# `--setup-only` (scripts/test-stress.sh): everything above, no tests.
+if [[ ${1:-} == --setup-only ]]; then exit 0; fi
+
 echo "== tests"
 # One file at a time: the integration tests bind loopback ports and pace audio in real time.
-node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js
+# A failure here must not hide the GPIO tests: both batches run, and the script fails at the end
+# if either did (CI still goes red).
+node_rc=0
+node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js || node_rc=$?
 
 echo "== GPIO tests (real onoff on fakegpiofs, in a private mount namespace)"
 if [[ $(id -u) -ne 0 ]]; then
   echo "The GPIO tests mount a FUSE /sys/class/gpio in a private mount namespace and need root:" >&2
-  echo "  sudo npm test   (everything above passed)" >&2
+  if ((node_rc == 0)); then echo "  sudo npm test   (everything above passed)" >&2; else echo "  sudo npm test" >&2; fi
   exit 1
 fi
+gpio_rc=0
 timeout -k 10 300 unshare -m --propagation private bash test/fakes/gpio/fake-sysfs-ns.sh \
-  node --test --test-concurrency=1 dist/test/gpio/*.test.js
+  node --test --test-concurrency=1 dist/test/gpio/*.test.js || gpio_rc=$?
+
+if ((node_rc != 0 || gpio_rc != 0)); then
+  echo "== FAILED: unit + integration tests exit $node_rc, GPIO tests exit $gpio_rc" >&2
+  exit 1
+fi

@@ -83,7 +83,7 @@ done
 
 t0=$SECONDS
 node_rc=0
-echo "== integration tests (taskset -c $cpu, under load)"
+echo "== tests (taskset -c $cpu, under load): ${files[*]}"
 timeout -k 10 "$limit" taskset -c "$cpu" node --test --test-concurrency=1 "${files[@]}" \
   >"$log/integration.tap" 2>&1 || node_rc=$?
 node_s=$((SECONDS - t0))

@@ -61,18 +61,37 @@ fi
 }
 # Test files named on the command line: only those (no GPIO tests unless named).
 explicit=0
-if ((${#files[@]} == 0)); then files=(dist/test/integration/*.test.js); else explicit=1; fi
+label=integration
+if ((${#files[@]} == 0)); then files=(dist/test/integration/*.test.js); else explicit=1 label=tests; fi
 
 log=$(mktemp -d "${TMPDIR:-/tmp}/speakerd-stress.XXXXXX")
 loaders=()
+running=
 stop_load() {
-  # Only the processes this script started, by pid (each is a `timeout` that passes the signal on).
+  # Only the processes this script started, by pid: each is a `timeout`, which passes the signal
+  # on to its whole process group (the test runner, the daemons and rigs it spawned).
+  if [[ -n $running ]]; then kill "$running" 2>/dev/null || true; fi
   for p in "${loaders[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${loaders[@]}"; do wait "$p" 2>/dev/null || true; done
   loaders=()
 }
 trap stop_load EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
+# A second signal (Ctrl-C twice, or a group kill on top of a direct one) must not cut the clean-up.
+trap 'trap "" INT TERM; echo "interrupted: stopping the tests and the load" >&2; exit 130' INT TERM
+# Runs a bounded command in the background, its output to file $1, and waits for it: `wait`
+# returns at once on a signal, so Ctrl-C or a kill of this script ends the tests and the load
+# now, not when the tests finish. (The redirection is inside: one on the call would also catch
+# what the traps print while it waits.)
+run() {
+  local out=$1
+  shift
+  "$@" >"$out" 2>&1 &
+  running=$!
+  local rc=0
+  wait "$running" || rc=$?
+  running=
+  return "$rc"
+}
 
 echo "== stress: CPU $cpu, $load busy processes on it, at most $limit s; logs in $log"
 for ((i = 0; i < load; i++)); do
@@ -84,8 +103,8 @@ done
 t0=$SECONDS
 node_rc=0
 echo "== tests (taskset -c $cpu, under load): ${files[*]}"
-timeout -k 10 "$limit" taskset -c "$cpu" node --test --test-concurrency=1 "${files[@]}" \
-  >"$log/integration.tap" 2>&1 || node_rc=$?
+run "$log/$label.tap" timeout -k 10 "$limit" taskset -c "$cpu" \
+  node --test --test-concurrency=1 "${files[@]}" || node_rc=$?
 node_s=$((SECONDS - t0))
 
 gpio_rc=skipped
@@ -94,9 +113,9 @@ if [[ $(id -u) -eq 0 ]] && ((!explicit)); then
   echo "== GPIO tests (taskset -c $cpu, under load)"
   t1=$SECONDS
   gpio_rc=0
-  timeout -k 10 600 taskset -c "$cpu" unshare -m --propagation private \
-    bash test/fakes/gpio/fake-sysfs-ns.sh node --test --test-concurrency=1 dist/test/gpio/*.test.js \
-    >"$log/gpio.tap" 2>&1 || gpio_rc=$?
+  run "$log/gpio.tap" timeout -k 10 600 taskset -c "$cpu" unshare -m --propagation private \
+    bash test/fakes/gpio/fake-sysfs-ns.sh node --test --test-concurrency=1 dist/test/gpio/*.test.js ||
+    gpio_rc=$?
   gpio_s=$((SECONDS - t1))
 fi
 stop_load
@@ -108,7 +127,7 @@ summary() {
   grep -E "^not ok" "$file" | sed 's/^/  /' || true
 }
 echo "== stress summary (CPU $cpu, $load busy processes)"
-summary integration "$log/integration.tap" "$node_rc" "$node_s"
+summary "$label" "$log/$label.tap" "$node_rc" "$node_s"
 if [[ $gpio_rc != skipped ]]; then summary gpio "$log/gpio.tap" "$gpio_rc" "$gpio_s"; else
   echo "gpio: not run (needs root; runs only with the default file list)"
 fi

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # - fuse3, libfuse3-dev, pkg-config, gcc: fakegpiofs, the FUSE sysfs GPIO the real onoff runs against;
 # - libsystemd-dev, g++, make: the native sd-notify binding (npm ci builds it; optional elsewhere);
 # - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
-#   (systemd is only installed when missing: an install would upgrade packages of the image).
-APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd)
+#   (systemd is only installed when missing: an install would upgrade packages of the image);
+# - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last.
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -49,18 +50,30 @@ npx tsc -p tsconfig.json
 echo "== demo"
 node dist/src/main.js demo
 
+# `--setup-only` (scripts/test-stress.sh): everything above, no tests.
+if [[ ${1:-} == --setup-only ]]; then exit 0; fi
+
 echo "== tests"
 # One file at a time: the integration tests bind loopback ports and pace audio in real time.
-node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js
+# A failure here must not hide the GPIO tests: both batches run, and the script fails at the end
+# if either did (CI still goes red).
+node_rc=0
+node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js || node_rc=$?
 
 echo "== GPIO tests (real onoff on fakegpiofs, in a private mount namespace)"
 if [[ $(id -u) -ne 0 ]]; then
   echo "The GPIO tests mount a FUSE /sys/class/gpio in a private mount namespace and need root:" >&2
-  echo "  sudo npm test   (everything above passed)" >&2
+  if ((node_rc == 0)); then echo "  sudo npm test   (everything above passed)" >&2; else echo "  sudo npm test" >&2; fi
   exit 1
 fi
+gpio_rc=0
 timeout -k 10 300 unshare -m --propagation private bash test/fakes/gpio/fake-sysfs-ns.sh \
-  node --test --test-concurrency=1 dist/test/gpio/*.test.js
+  node --test --test-concurrency=1 dist/test/gpio/*.test.js || gpio_rc=$?
+
+if ((node_rc != 0 || gpio_rc != 0)); then
+  echo "== FAILED: unit + integration tests exit $node_rc, GPIO tests exit $gpio_rc" >&2
+  exit 1
+fi
 
 echo "== bench, short form (every row over the same code paths; a row that cannot run fails)"
 node dist/bench/run.js --short

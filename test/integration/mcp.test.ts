@@ -5,7 +5,7 @@
  * quieter), keeps it in the state directory, and starts at that level the next time.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -55,8 +55,16 @@ test('the server sets the volume over MCP: applied to playback, persisted, loade
   assert.ok(set, 'the daemon logged the volume change');
   const level = Number(set[1]);
   assert.ok(level >= 10 && level < 100, `set_volume gave ${level}`);
-  const persisted: unknown = JSON.parse(readFileSync(join(stateDir, 'volume.json'), 'utf8'));
-  assert.deepEqual(persisted, { level });
+  // Persisted in the background after the change is logged (an atomic rename): waited for, not
+  // read at the moment the turn ended.
+  const volumeFile = join(stateDir, 'volume.json');
+  const persisted = (): string => (existsSync(volumeFile) ? readFileSync(volumeFile, 'utf8') : '');
+  await waitFor(
+    'the level persisted',
+    10_000,
+    () => persisted() !== '' && Reflect.get(Object(JSON.parse(persisted())), 'level') === level,
+  );
+  assert.deepEqual(JSON.parse(persisted()), { level });
   // The reply played at the new level: scaled by its gain, no sample can exceed gain × full scale.
   const played = readFileSync(tts);
   assert.ok(played.length > 24_000 * 2, `${played.length} bytes of TTS`);

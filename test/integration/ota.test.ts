@@ -180,6 +180,9 @@ test('fresh state dir → OTA → code shown → 202 ×3 → 200 → OTA → rea
   await until('link ready', () => sup.state === 'ready');
   assert.ok(sup.sessionId !== '', 'the server hello arrived');
   assert.deepEqual(ids, [`${IDS.deviceId} ${IDS.clientId}`]);
+  // The answer is cached in the background after it is used (ready does not wait for the disk):
+  // on a busy CPU the link can be ready before the file exists, so wait for it.
+  await until('the OTA cache written', () => r.lines.some((l) => l.msg === 'OTA cache written'));
   assert.equal(statSync(join(r.stateDir, OTA_CACHE_FILE)).mode & 0o777, 0o600);
   r.assertNoSecretLogged(token);
 });

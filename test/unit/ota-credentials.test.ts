@@ -105,14 +105,18 @@ function rig(stateDir = freshDir()) {
 async function until(what: string, pred: () => boolean): Promise<void> {
   const t0 = Date.now();
   while (!pred()) {
-    if (Date.now() - t0 > 3_000) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - t0 > 10_000) throw new Error(`timed out after 10 s waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 1));
   }
 }
 
-/** Lets pending work settle, then fires the next timer, if any. */
-async function step(clock: ManualClock): Promise<void> {
-  await new Promise((r) => setTimeout(r, 5));
+/**
+ * Lets pending work settle — until the source has armed its next timer, or `done` — then fires
+ * that timer. Waited for, not slept for: the cache file is real I/O, which a fixed few ms of
+ * wall-clock time does not bound on a slow or busy CPU.
+ */
+async function step(clock: ManualClock, done: () => boolean = () => false): Promise<void> {
+  await until('the next timer armed', () => clock.nextAt() !== undefined || done());
   if (clock.nextAt() !== undefined) clock.advance(clock.msToNext());
 }
 
@@ -151,7 +155,7 @@ test('activation: code shown once, 202 ×3 → 200 three seconds apart, OTA agai
   r.source.start();
   await until('activating', () => r.source.state === 'activating');
   assert.equal(r.source.activationCode, '123456');
-  while (r.source.state === 'activating') await step(r.clock);
+  while (r.source.state === 'activating') await step(r.clock, () => r.source.state !== 'activating');
   await until('ready', () => r.source.state === 'ready');
   assert.deepEqual(r.events, ['activation 123456', 'activated', 'credentials ota'], 'no connection before');
   const polls = r.fake.calls.filter((c) => c.kind === 'activate').map((c) => c.at);

@@ -15,6 +15,7 @@ import type { Clock, TimerHandle } from '../src/core/clock.js';
 import { systemRandom } from '../src/core/random.js';
 import { Daemon } from '../src/daemon.js';
 import type { CredentialSource, Credentials } from '../src/session/credentials.js';
+import type { LinkState } from '../src/session/session-port.js';
 import { createLogger, type Logger } from '../src/system/logger.js';
 import { wsConnector } from '../src/transport/ws-connector.js';
 
@@ -200,6 +201,37 @@ export function waitFor(
     };
     daemon.conversation.on('state', check);
     daemon.supervisor.on('state', check);
+  });
+}
+
+/**
+ * Resolves with `now()` taken in the supervisor's first state change that satisfies `pred` (in the
+ * event itself, not by polling), or at once if it already holds; rejects after `ms` of real time.
+ */
+export function whenLink(
+  sup: Daemon['supervisor'],
+  what: string,
+  pred: (s: LinkState) => boolean,
+  ms: number,
+  now: () => number = () => performance.now(),
+): Promise<number> {
+  if (pred(sup.state)) return Promise.resolve(now());
+  return new Promise((resolve, reject) => {
+    const onState = (to: LinkState): void => {
+      if (!pred(to)) return;
+      const at = now();
+      cleanup();
+      resolve(at);
+    };
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new Error(`timed out after ${ms} ms waiting for ${what} (link ${sup.state})`));
+    }, ms);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      sup.off('state', onState);
+    };
+    sup.on('state', onState);
   });
 }
 

@@ -16,8 +16,8 @@
 import { connectionSchema } from '../src/config/schema.js';
 import { Backoff } from '../src/core/backoff.js';
 import { type Random, systemRandom } from '../src/core/random.js';
-import type { LinkState } from '../src/session/session-port.js';
 import { Rig } from '../test/integration/harness.js';
+import { whenLink } from './device.js';
 import { median, percentile } from './stats.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -25,32 +25,6 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** The shipped connection defaults (what a device without a `connection` section runs with). */
 export function shippedConnection(): ReturnType<typeof connectionSchema.parse> {
   return connectionSchema.parse({});
-}
-
-/**
- * Resolves with performance.now() at the supervisor's first state change that satisfies `pred`
- * (taken in the event itself, not by polling), or at once if it already holds.
- */
-function whenLink(rig: Rig, what: string, pred: (s: LinkState) => boolean, ms: number): Promise<number> {
-  const sup = rig.daemon.supervisor;
-  if (pred(sup.state)) return Promise.resolve(performance.now());
-  return new Promise((resolve, reject) => {
-    const onState = (to: LinkState): void => {
-      if (!pred(to)) return;
-      const at = performance.now();
-      cleanup();
-      resolve(at);
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`timed out after ${ms} ms waiting for ${what} (link ${sup.state})`));
-    }, ms);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      sup.off('state', onState);
-    };
-    sup.on('state', onState);
-  });
 }
 
 export interface DeadPeerResult {
@@ -81,7 +55,12 @@ export async function measureDeadPeer(runs = 10): Promise<DeadPeerResult> {
       await rig.ready();
       await sleep(1000 + (i + systemRandom()) * step);
       const t0 = performance.now();
-      const lost = whenLink(rig, 'dead peer detected', (s) => s !== 'ready', 3 * cfg.pingIntervalMs + 10_000);
+      const lost = whenLink(
+        rig.daemon.supervisor,
+        'dead peer detected',
+        (s) => s !== 'ready',
+        3 * cfg.pingIntervalMs + 10_000,
+      );
       rig.proxy.setMode('blackhole');
       return (await lost) - t0;
     } finally {
@@ -182,13 +161,13 @@ export async function measureRestart(devices = 20, downMs = 1000): Promise<Resta
     try {
       await rig.ready();
       await sleep(cfg.authFailureWindowMs + 500);
-      const lost = whenLink(rig, 'the close seen', (s) => s !== 'ready', 10_000);
+      const lost = whenLink(rig.daemon.supervisor, 'the close seen', (s) => s !== 'ready', 10_000);
       await rig.serverDown();
       const tLost = await lost;
       await sleep(downMs);
       await rig.serverUp();
       const tUp = performance.now();
-      const tReady = await whenLink(rig, 'ready again', (s) => s === 'ready', 60_000);
+      const tReady = await whenLink(rig.daemon.supervisor, 'ready again', (s) => s === 'ready', 60_000);
       return { ms: tReady - tUp, outage: tUp - tLost };
     } finally {
       await rig.close();

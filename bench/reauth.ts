@@ -26,9 +26,9 @@ import { systemRandom } from '../src/core/random.js';
 import { Daemon } from '../src/daemon.js';
 import { DevServer } from '../src/devserver/index.js';
 import { attachProvisioning, openCredentials } from '../src/provisioning/provisioning.js';
-import type { LinkState } from '../src/session/session-port.js';
 import { wsConnector } from '../src/transport/ws-connector.js';
 import { captureLogger, type LogLine } from '../test/fakes/capture-logger.js';
+import { whenLink } from './device.js';
 import { type RestartModel, restartModel } from './link.js';
 import { median } from './stats.js';
 
@@ -73,33 +73,6 @@ export interface ReauthResult {
   /** The policy's wait for the first attempt after that outage (the discovery part). */
   readonly model: RestartModel;
   readonly refreshMinIntervalMs: number;
-}
-
-/** Resolves with Date.now() when the link enters a state that satisfies `pred` (at once if it does). */
-function whenLink(
-  daemon: Daemon,
-  what: string,
-  pred: (s: LinkState) => boolean,
-  ms: number,
-): Promise<number> {
-  const sup = daemon.supervisor;
-  if (pred(sup.state)) return Promise.resolve(Date.now());
-  return new Promise((resolve, reject) => {
-    const onState = (to: LinkState): void => {
-      if (!pred(to)) return;
-      cleanup();
-      resolve(Date.now());
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`timed out after ${ms} ms waiting for ${what} (link ${sup.state})`));
-    }, ms);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      sup.off('state', onState);
-    };
-    sup.on('state', onState);
-  });
 }
 
 /** One device and its server: boot through OTA, settle, restart the server with a new key. */
@@ -149,11 +122,11 @@ async function oneRun(i: number, downMs: number, connection: Record<string, unkn
   try {
     await daemon.start();
     provisioning = attachProvisioning(credentials.source, daemon);
-    await whenLink(daemon, 'first ready', (s) => s === 'ready', 20_000);
+    await whenLink(daemon.supervisor, 'first ready', (s) => s === 'ready', 20_000, Date.now);
     // A settled session (past authFailureWindowMs): the server's 1001 is routine, as on a quiet day.
     await sleep(config.connection.authFailureWindowMs + 500);
     const tokenBefore = credentials.source.current().token;
-    const lost = whenLink(daemon, 'the close seen', (s) => s !== 'ready', 10_000);
+    const lost = whenLink(daemon.supervisor, 'the close seen', (s) => s !== 'ready', 10_000, Date.now);
     await server.stop();
     const tLost = await lost;
     await sleep(downMs);
@@ -165,7 +138,13 @@ async function oneRun(i: number, downMs: number, connection: Record<string, unkn
     const tUp = Date.now();
     const from = lines.length;
     const refreshesBefore = daemon.supervisor.stats.credentialRefreshes;
-    const tReady = await whenLink(daemon, 'ready with a new token', (s) => s === 'ready', 60_000);
+    const tReady = await whenLink(
+      daemon.supervisor,
+      'ready with a new token',
+      (s) => s === 'ready',
+      60_000,
+      Date.now,
+    );
     const after: LogLine[] = lines.slice(from);
     const refused = after.filter((l) => l.code === ErrorCode.AuthRejected);
     const first = refused[0];

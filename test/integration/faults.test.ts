@@ -4,26 +4,12 @@
  * rejection, the expected state and LED indicator, and that a click then completes a full turn.
  */
 import assert from 'node:assert/strict';
-import { after, afterEach, test } from 'node:test';
+import { after, test } from 'node:test';
 import { seededRandom } from '../../src/core/random.js';
 import type { InputEvent } from '../../src/hardware/input.js';
-import { CLIENT_ID, DEVICE_ID, Rig, type RigOptions } from './harness.js';
+import { CLIENT_ID, DEVICE_ID, rigPerTest } from './harness.js';
 
-let rig: Rig | undefined;
-
-async function open(o: RigOptions = {}): Promise<Rig> {
-  rig = await Rig.create(o);
-  return rig;
-}
-
-afterEach(async () => {
-  if (!rig) return;
-  const r = rig;
-  rig = undefined;
-  await r.close();
-  assert.deepEqual(r.unhandled, [], 'no unhandled rejection or exception');
-  assert.equal(r.daemon.supervisor.state, 'stopped');
-});
+const open = rigPerTest();
 
 after(() => {
   // Every scenario stops its own processes and sockets; nothing may keep the runner alive.

@@ -4,7 +4,9 @@
  * the PCM-file twin (paced in real time) and a null sink that measures what was played.
  */
 
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { afterEach } from 'node:test';
 import { NullSink, PcmSource, readPcmFile } from '../../src/audio/file-audio.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { TurnTimeline } from '../../src/conversation/conversation.js';
@@ -65,6 +67,26 @@ function watchUnhandled(): void {
   watching = true;
   process.on('unhandledRejection', (err) => unhandled.push(err));
   process.on('uncaughtException', (err) => unhandled.push(err));
+}
+
+/**
+ * One rig per test: `open()` creates it, and after each test it is closed and checked (no unhandled
+ * rejection or exception, the supervisor stopped).
+ */
+export function rigPerTest(): (o?: RigOptions) => Promise<Rig> {
+  let rig: Rig | undefined;
+  afterEach(async () => {
+    if (!rig) return;
+    const r = rig;
+    rig = undefined;
+    await r.close();
+    assert.deepEqual(r.unhandled, [], 'no unhandled rejection or exception');
+    assert.equal(r.daemon.supervisor.state, 'stopped');
+  });
+  return async (o = {}) => {
+    rig = await Rig.create(o);
+    return rig;
+  };
 }
 
 export class Rig {

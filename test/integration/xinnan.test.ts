@@ -5,25 +5,12 @@
  * daemon composition and the real `ws` client (harness.ts).
  */
 import assert from 'node:assert/strict';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import type { TurnTimeline } from '../../src/conversation/conversation.js';
 import { seededRandom } from '../../src/core/random.js';
-import { Rig, type RigOptions } from './harness.js';
+import { type Rig, rigPerTest } from './harness.js';
 
-let rig: Rig | undefined;
-
-async function open(o: RigOptions = {}): Promise<Rig> {
-  rig = await Rig.create(o);
-  return rig;
-}
-
-afterEach(async () => {
-  if (!rig) return;
-  const r = rig;
-  rig = undefined;
-  await r.close();
-  assert.deepEqual(r.unhandled, [], 'no unhandled rejection or exception');
-});
+const open = rigPerTest();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

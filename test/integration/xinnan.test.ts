@@ -18,7 +18,7 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
   // xinnan's 700 ms of silence ends an utterance, and its recognition takes a while (asrDelayMs):
   // half the cancels land while the user speaks, half after the server's VAD has ended the
   // utterance and while it recognises it — there its answer comes whatever the device says.
-  const r = await open({ server: { vadSilenceMs: 700, asrDelayMs: 800 } });
+  const r = await open({ server: { vadSilenceMs: 700, asrDelayMs: 1000 } });
   const random = seededRandom(12);
   const server = { listenStops: 0, aborts: 0, utterances: 0, ttsStarts: 0 };
   r.server.on('listen', (e) => {
@@ -41,7 +41,8 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
       await sleep(wait);
     } else {
       await r.until('the server ended the utterance', () => server.utterances > utterances, 5000);
-      const wait = Math.round(random() * 600);
+      // Within the recognition's 1000 ms, with room for a slow, busy CPU (npm run test:stress).
+      const wait = Math.round(random() * 500);
       at.push(`vad+${wait}`);
       await sleep(wait);
     }
@@ -54,7 +55,7 @@ test('§1 20 cancels at random points of an utterance: no reply reaches the spea
     r.daemon.input(i % 4 < 2 ? 'click' : 'doubleClick');
     assert.equal(r.daemon.conversation.state, 'idle', `cancel ${i}: idle at once`);
     // Whatever the server still answers comes within its recognition time.
-    await sleep(i % 2 === 0 ? 150 : 900);
+    await sleep(i % 2 === 0 ? 150 : 1100);
   }
   await sleep(500);
   const refused = r.logs.filter((l) => /answers a cancelled utterance/.test(l.msg)).length;
@@ -136,10 +137,13 @@ test('§2 control: without the renewal the same press gets the farewell (the dev
   const r = await open({ server: NO_VOICE, connection: { staleSessionMs: 0 } });
   await r.ready();
   const seen = watchServer(r);
+  const closes: number[] = [];
+  r.server.on('closed', (e) => closes.push(e.code));
   await sleep(2000);
   r.daemon.input('click');
   await r.until('the farewell', () => seen.farewells === 1, 5000);
-  await r.until('the server closed after it', () => r.link !== 'ready', 5000);
+  // Seen by the server's event: the device reconnects within ms, quicker than a poll of its link.
+  await r.until('the server closed after it', () => closes.includes(1000), 5000);
   assert.equal(seen.stts, 0, 'the words were never recognised');
 });
 

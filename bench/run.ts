@@ -94,7 +94,7 @@ const SIZES = {
     cpu: { audioSeconds: 10, runs: 2 },
     latencyPresses: 10,
     latencyWarmup: 1,
-    stale: { devices: 3, hours: 0.25, presses: 5 },
+    stale: { devices: 3, hours: 0.1, presses: 3 },
     memoryTurns: 100,
     deadPeerDevices: 3,
     restartDevices: 5,

@@ -505,8 +505,9 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     const why = `token refused at attempt ${a.n}`;
     this.#refreshDue = why;
     const floor = Math.max(0, this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now());
-    const stale = this.#refusals === 1;
-    const delay = stale ? floor : Math.max(this.#backoff.next(), floor);
+    // The first refusal since a ready session: the token went stale (e.g. xinnan restarted).
+    const first = this.#refusals === 1;
+    const delay = first ? floor : Math.max(this.#backoff.next(), floor);
     const when =
       delay === 0
         ? 'refreshing them now'
@@ -525,7 +526,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
         refusals: this.#refusals,
         delay_ms: delay,
       },
-      stale
+      first
         ? `server refused our credentials; ${when}`
         : `server refused our credentials again after a refresh; ${when}`,
     );

@@ -18,7 +18,7 @@ import {
   UPLINK_AUDIO,
 } from '../protocol/messages.js';
 import type { Connection, ConnectionState } from '../transport/connection.js';
-import { type AttemptEnd, classifyEnd } from './link-policy.js';
+import { type AttemptEnd, classifyEnd, describeEnd } from './link-policy.js';
 
 /**
  * Why a socket that is not open refuses a frame, when we did not close it ourselves: ws is CLOSING
@@ -236,10 +236,6 @@ export class LinkAttempt {
     );
     this.#preHelloTexts = 0;
   }
-}
-
-function describeEnd(end: AttemptEnd): string {
-  return end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
 }
 
 function summarize(frame: ServerFrame): string {

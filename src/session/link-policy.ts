@@ -23,6 +23,11 @@ export type AttemptEnd =
       readonly code?: number;
     };
 
+/** An end in a few words for logs and loss events: `server closed 1000`, or the fault's cause. */
+export function describeEnd(end: AttemptEnd): string {
+  return end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
+}
+
 export interface CloseFacts {
   readonly code: number;
   readonly reason: string;

@@ -17,7 +17,7 @@ import type { ClientMessage } from '../protocol/messages.js';
 import type { ConnectionState, Connector } from '../transport/connection.js';
 import { type CloseIntent, LinkAttempt } from './attempt.js';
 import type { CredentialSource } from './credentials.js';
-import { type AttemptEnd, handshakeHeaders } from './link-policy.js';
+import { type AttemptEnd, describeEnd, handshakeHeaders } from './link-policy.js';
 import type { LinkState, SessionEvents, SessionPort } from './session-port.js';
 
 export interface SupervisorDeps {
@@ -225,7 +225,12 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
 
   get stale(): boolean {
     const ms = this.#d.config.staleSessionMs;
-    return this.state === 'ready' && ms > 0 && this.#d.clock.now() - this.#activityAt >= ms;
+    return this.state === 'ready' && ms > 0 && this.#quietMs() >= ms;
+  }
+
+  /** How long the server has done nothing its no-voice timer counts, as far as we can see (#activityAt). */
+  #quietMs(): number {
+    return this.#d.clock.now() - this.#activityAt;
   }
 
   /**
@@ -237,20 +242,20 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   renew(reason: string): void {
     const a = this.#attempt;
     if (this.state !== 'ready' || !a) return;
-    this.stats.renewals++;
-    this.#d.clock.clearTimeout(this.#staleTimer);
-    this.#move('renewing', reason, 'replacing a stale session');
-    a.close('renew', 'session renewal');
+    this.#closeStale(a, 'renew', reason);
   }
 
   /**
-   * On-demand mode at rest: close a stale session without a new one; the next press connects fresh,
-   * as the firmware does once its channel is 120 s quiet (protocol.md §8.4, IsTimeout).
+   * Closes a stale session on purpose: `renew` opens a fresh one when the close is done (#onEnded);
+   * `retire` (on-demand mode at rest) leaves the link idle, and the next press connects fresh, as
+   * the firmware does once its channel is 120 s quiet (protocol.md §8.4, IsTimeout).
    */
-  #retire(a: LinkAttempt, reason: string): void {
+  #closeStale(a: LinkAttempt, intent: 'renew' | 'retire', reason: string): void {
     this.stats.renewals++;
-    this.#move('renewing', reason, 'closing a stale session');
-    a.close('retire', 'stale session');
+    this.#d.clock.clearTimeout(this.#staleTimer);
+    const renew = intent === 'renew';
+    this.#move('renewing', reason, renew ? 'replacing a stale session' : 'closing a stale session');
+    a.close(intent, renew ? 'session renewal' : 'stale session');
   }
 
   /**
@@ -258,28 +263,29 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
    * policy waits for a press; on-demand: closed at rest). One timer, re-armed lazily: downlink
    * packets only move #activityAt, as the dev-server's idle timer does.
    */
-  #armStaleCheck(a: LinkAttempt, delayMs: number): void {
+  #armStaleCheck(a: LinkAttempt): void {
     const cfg = this.#d.config;
     if (cfg.staleSessionMs <= 0) return;
     if (cfg.mode === 'persistent' && cfg.staleSessionPolicy === 'reconnect-on-press') return;
     this.#d.clock.clearTimeout(this.#staleTimer);
-    this.#staleTimer = this.#d.clock.setTimeout(() => {
+    const check = (): void => {
       this.#staleTimer = undefined;
       if (this.#attempt !== a || this.state !== 'ready') return;
-      const left = this.#activityAt + cfg.staleSessionMs - this.#d.clock.now();
-      if (left > 0) {
-        this.#armStaleCheck(a, left);
+      const quiet = this.#quietMs();
+      if (quiet < cfg.staleSessionMs) {
+        this.#staleTimer = this.#d.clock.setTimeout(check, cfg.staleSessionMs - quiet);
         return;
       }
       if (!(this.#d.atRest?.() ?? true)) {
         // Never under a turn: a reply (TTS audio) usually makes it fresh again meanwhile.
-        this.#armStaleCheck(a, STALE_RECHECK_MS);
+        this.#staleTimer = this.#d.clock.setTimeout(check, STALE_RECHECK_MS);
         return;
       }
-      const quiet = `no TTS from the server for ${Math.round((cfg.staleSessionMs - left) / 1000)} s`;
-      if (cfg.mode === 'on-demand') this.#retire(a, `stale session closed at rest (${quiet})`);
-      else this.renew(`stale session renewed at rest (${quiet})`);
-    }, delayMs);
+      const why = `no TTS from the server for ${Math.round(quiet / 1000)} s`;
+      if (cfg.mode === 'on-demand') this.#closeStale(a, 'retire', `stale session closed at rest (${why})`);
+      else this.#closeStale(a, 'renew', `stale session renewed at rest (${why})`);
+    };
+    this.#staleTimer = this.#d.clock.setTimeout(check, Math.max(0, cfg.staleSessionMs - this.#quietMs()));
   }
 
   /** The attempt a frame may go to now, or what refuses it: the link's state, else the socket's. */
@@ -402,16 +408,13 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#shortSessions = 0;
     }, this.#d.config.backoffResetMs);
     this.#move('ready', `attempt ${a.n}: session ${sessionId || '(none)'}`, 'online');
-    this.#armStaleCheck(
-      a,
-      Math.max(0, this.#d.config.staleSessionMs - (this.#d.clock.now() - this.#activityAt)),
-    );
+    this.#armStaleCheck(a);
   }
 
   #onEnded(a: LinkAttempt, end: AttemptEnd, readyForMs: number | undefined, intent: CloseIntent): void {
     this.#d.clock.clearTimeout(this.#resetTimer);
     this.#d.clock.clearTimeout(this.#staleTimer);
-    const cause = end.kind === 'routine' ? `server closed ${end.code}` : end.cause;
+    const cause = describeEnd(end);
     // A renewal closes a session nothing is using (at rest, or a press waiting in connecting).
     const planned = intent === 'renew' || intent === 'retire';
     if (readyForMs !== undefined && !planned)
@@ -470,8 +473,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     if (this.#refreshDue !== undefined) {
       // Full jitter can draw a delay near 0: a refresh (an OTA request for the fleet's server)
       // still waits refreshMinIntervalMs after the previous one, a hard per-device rate bound.
-      const earliest = this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now();
-      delay = Math.max(delay, earliest);
+      delay = Math.max(delay, this.#refreshFloorMs());
     }
     log.warn(
       { attempt: a.n, cause, delay_ms: delay, failures: this.#backoff.attempt },
@@ -500,11 +502,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
    *    (the watchdog's bound for `backoff`, system/service.ts).
    */
   #onRefused(a: LinkAttempt, end: Extract<AttemptEnd, { kind: 'auth' }>): void {
-    const cfg = this.#d.config;
     this.#refusals++;
     const why = `token refused at attempt ${a.n}`;
     this.#refreshDue = why;
-    const floor = Math.max(0, this.#lastRefreshAt + cfg.refreshMinIntervalMs - this.#d.clock.now());
+    const floor = this.#refreshFloorMs();
     // The first refusal since a ready session: the token went stale (e.g. xinnan restarted).
     const first = this.#refusals === 1;
     const delay = first ? floor : Math.max(this.#backoff.next(), floor);
@@ -532,6 +533,11 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     );
     if (delay === 0) this.#connect(why);
     else this.#scheduleRetry(delay, why);
+  }
+
+  /** How long until a credential refresh may run again: refreshMinIntervalMs after the last one. */
+  #refreshFloorMs(): number {
+    return Math.max(0, this.#lastRefreshAt + this.#d.config.refreshMinIntervalMs - this.#d.clock.now());
   }
 
   #scheduleRetry(delayMs: number, cause: string): void {

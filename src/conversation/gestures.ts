@@ -201,17 +201,14 @@ function stop(ctx: TurnContext): void {
     case 'error':
       ctx.recover('double click during the error display');
       return;
-    case 'idle':
-    case 'offline':
-      // The tail of a complete reply may still play (push-to-talk, or a link lost during play-out).
+    default:
+      // At rest the tail of a complete reply may still play (push-to-talk, or a link lost during
+      // play-out): that is what a stop silences there.
       if (ctx.speaker === 'tail') {
         ctx.playbackAbort();
         ctx.d.log.info(`double click in ${ctx.state}: the reply's tail silenced`);
         return;
       }
-      ctx.d.log.debug(`doubleClick means nothing in ${ctx.state}`);
-      return;
-    default:
       ctx.d.log.debug(`doubleClick means nothing in ${ctx.state}`);
   }
 }

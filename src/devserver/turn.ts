@@ -263,10 +263,10 @@ export class Turn {
    */
   #farewell(silentForMs: number): void {
     const { port } = this;
-    if (this.#player.active || this.#collector)
-      port.log.info('dev-server: the farewell replaces the reply or utterance in progress');
-    this.#player.cancel();
-    this.#collector = undefined;
+    if (this.#player.active || this.#collector || this.#recognising)
+      port.log.info('dev-server: the farewell replaces the reply, utterance or recognition in progress');
+    // The connection ends after the farewell: nothing else may speak over it.
+    this.cancel();
     port.log.info(
       { silent_ms: Math.round(silentForMs), timeout_ms: port.options.noVoiceCloseMs },
       'dev-server: no voice past the timeout, farewell then close 1000 like xinnan',

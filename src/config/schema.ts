@@ -328,7 +328,7 @@ export const configSchema = z
       .enum(['auto', 'journal', 'stdout'])
       .default('auto')
       .describe(
-        'auto: native journal entries with fields under a systemd unit (JOURNAL_STREAM set), else pretty on a terminal and JSON lines otherwise; journal: native entries whenever /run/systemd/journal/socket exists; stdout: never native',
+        'auto: native journal entries with fields under a systemd unit (JOURNAL_STREAM set and /run/systemd/journal/socket there), else pretty on a terminal and JSON lines otherwise; journal: native entries whenever /run/systemd/journal/socket exists; stdout: never native',
       ),
   })
   .strict();

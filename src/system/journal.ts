@@ -149,6 +149,7 @@ export type LogTarget = 'auto' | 'journal' | 'stdout';
  * Whether records go to the journal natively (issue 13 §1): under a unit (JOURNAL_STREAM set by
  * systemd for a service whose stdout is the journal) with `auto`, or wherever the journal's socket
  * exists with `journal` (a test's private journal, a container with the host's socket mounted).
+ * Under a unit whose journal socket is missing, stdout (`<N>` lines) is the only working path.
  */
 export function wantsNativeJournal(
   target: LogTarget,
@@ -156,6 +157,8 @@ export function wantsNativeJournal(
   socketExists: () => boolean = () => existsSync(JOURNAL_SOCKET),
 ): boolean {
   if (target === 'stdout') return false;
+  // The socket is checked in both cases: libsystemd's journal-send.c returns success for ENOENT
+  // ("fail silently if the journal is not available"), so without it records would vanish.
   if (target === 'journal') return socketExists();
-  return env.JOURNAL_STREAM !== undefined && env.JOURNAL_STREAM !== '';
+  return env.JOURNAL_STREAM !== undefined && env.JOURNAL_STREAM !== '' && socketExists();
 }

@@ -192,8 +192,18 @@ test('a refused entry goes to the fallback (stdout lines); the switch is said on
 });
 
 test('which target writes natively: JOURNAL_STREAM under auto, the socket under journal, never under stdout', () => {
-  assert.equal(wantsNativeJournal('auto', { JOURNAL_STREAM: '8:1234' }), true);
-  assert.equal(wantsNativeJournal('auto', {}), false);
+  assert.equal(
+    wantsNativeJournal('auto', { JOURNAL_STREAM: '8:1234' }, () => true),
+    true,
+  );
+  assert.equal(
+    wantsNativeJournal('auto', { JOURNAL_STREAM: '8:1234' }, () => false),
+    false,
+  );
+  assert.equal(
+    wantsNativeJournal('auto', {}, () => true),
+    false,
+  );
   assert.equal(
     wantsNativeJournal('journal', {}, () => true),
     true,
@@ -210,6 +220,7 @@ test('a binding that cannot load: one notice with the fix, and <N>-prefixed line
     env: { JOURNAL_STREAM: '8:1234' },
     isTty: false,
     target: 'auto',
+    socketExists: () => true,
     load: () => {
       throw new Error('libsystemd.so.0: cannot open shared object file');
     },

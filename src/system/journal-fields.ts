@@ -42,12 +42,33 @@ export function upperSnake(name: string): string {
   return name
     .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
     .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
     .toUpperCase();
+}
+
+/**
+ * upperSnake of the keys seen: a daemon logs a few dozen distinct keys, so the regexes run once
+ * per key, not once per record (they were most of a record's cost). Bounded: a record with
+ * made-up keys can only refill it.
+ */
+const SNAKE_CACHE = new Map<string, string>();
+const SNAKE_CACHE_MAX = 1024;
+function snake(key: string): string {
+  let v = SNAKE_CACHE.get(key);
+  if (v === undefined) {
+    if (SNAKE_CACHE.size >= SNAKE_CACHE_MAX) SNAKE_CACHE.clear();
+    v = upperSnake(key);
+    SNAKE_CACHE.set(key, v);
+  }
+  return v;
 }
 
 /** A journal field name from our prefix and a key path; valid by construction. */
 export function fieldName(path: readonly string[]): string {
-  const body = path.map(upperSnake).join('_').replace(/_+/g, '_').replace(/^_|_$/g, '');
+  return nameOf(path.map(snake).filter((p) => p !== '').join('_'));
+}
+
+function nameOf(body: string): string {
   return `${FIELD_PREFIX}${body}`.slice(0, FIELD_NAME_MAX);
 }
 
@@ -99,22 +120,26 @@ export function journalEntry(record: Readonly<Record<string, unknown>>): Journal
     const s = scalar(v);
     if (s !== undefined && out.size < MAX_FIELDS) out.set(name, cut(s));
   };
-  const walk = (path: string[], v: unknown, depth: number): void => {
+  // `body`: the UPPER_SNAKE path so far, without the prefix (parts joined by `_`).
+  const walk = (body: string, v: unknown, depth: number): void => {
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < MAX_DEPTH) {
       const entries = Object.entries(v);
       if (out.size + entries.length <= MAX_FIELDS) {
-        for (const [k, inner] of entries) walk([...path, k], inner, depth + 1);
+        for (const [k, inner] of entries) {
+          const part = snake(k);
+          walk(part === '' ? body : `${body}_${part}`, inner, depth + 1);
+        }
         return;
       }
     }
-    add(fieldName(path), v);
+    add(nameOf(body), v);
   };
 
   for (const [key, v] of Object.entries(record)) {
     if (DROPPED.has(key)) continue;
     if (key === 'device_id') add('DEVICE_ID', v);
     else if (key === 'message_id') add('MESSAGE_ID', v);
-    else walk([key], v, 0);
+    else walk(snake(key), v, 0);
   }
   // An error code names its own catalog entry unless the record named a more specific one.
   const code = record.code;

@@ -65,7 +65,12 @@ function snake(key: string): string {
 
 /** A journal field name from our prefix and a key path; valid by construction. */
 export function fieldName(path: readonly string[]): string {
-  return nameOf(path.map(snake).filter((p) => p !== '').join('_'));
+  return nameOf(
+    path
+      .map(snake)
+      .filter((p) => p !== '')
+      .join('_'),
+  );
 }
 
 function nameOf(body: string): string {

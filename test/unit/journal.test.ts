@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode } from '../../src/core/errors.js';
+import { checkJournal } from '../../src/doctor/checks-system.js';
 import {
   type JournalBinding,
   JournalDestination,
@@ -238,4 +239,18 @@ test('the real binding loads here (npm ci builds it), and answers like libsystem
   // No journald on this machine: libsystemd's journal-send.c returns 0 for ENOENT ("fail
   // silently if the journal is not available"), which is why `journal` checks the socket first.
   assert.equal(loaded.binding.send(6, 'MESSAGE=speakerd unit test', 'SYSLOG_IDENTIFIER=speakerd'), 0);
+});
+
+test('doctor: the journal check says where records go, and fails with the fix when the binding cannot load', () => {
+  const missing = checkJournal({}, 'auto', () => {
+    throw new Error('Cannot find module journal_send.node');
+  });
+  assert.equal(missing.ok, false);
+  assert.match(missing.fix ?? '', /npm rebuild systemd-journald/);
+  const unit = checkJournal({ JOURNAL_STREAM: '8:1' }, 'auto', undefined, () => true);
+  assert.equal(unit.ok, true);
+  assert.match(unit.detail, /native entries with fields/);
+  const dev = checkJournal({}, 'auto', undefined, () => false);
+  assert.equal(dev.ok, true);
+  assert.match(dev.detail, /missing/);
 });

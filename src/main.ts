@@ -194,7 +194,7 @@ async function run(options: RunOptions): Promise<number> {
     daemon.networkChanged(`address ${added.join(', ')}`);
   });
   // Before start: the first link transitions count. prom-client is loaded only when asked for
-  // (system/metrics.ts: ~11 MB of RSS).
+  // (system/metrics.ts: its import alone takes a few hundred ms).
   const textfile = config.metrics.textfile;
   const metrics =
     textfile === undefined

@@ -198,6 +198,25 @@ async function run(options: RunOptions): Promise<number> {
     provisioning?.nudge('new network address');
     daemon.networkChanged(`address ${added.join(', ')}`);
   });
+  // Before start: the first link transitions count. prom-client is loaded only when asked for
+  // (system/metrics.ts: its import alone takes a few hundred ms).
+  const textfile = config.metrics.textfile;
+  const metrics =
+    textfile === undefined
+      ? undefined
+      : (await import('./system/metrics.js')).attachMetrics(
+          { textfile, intervalMs: config.metrics.intervalMs },
+          {
+            supervisor: daemon.supervisor,
+            turns: daemon,
+            mic: audio.source,
+            speaker: audio.sink,
+            ...(audio.micMute ? { micMute: audio.micMute } : {}),
+            volume: () => audio.volume.level,
+            watchdog: () => service.watchdogState,
+          },
+          { clock, version: packageVersion(), log: root.child({ component: 'metrics' }) },
+        );
   await daemon.start();
   // Without an explicit server URL the link waits offline until OTA (or its cache) answers.
   if (credentials.kind === 'ota') provisioning = attachProvisioning(credentials.source, daemon);
@@ -216,6 +235,8 @@ async function run(options: RunOptions): Promise<number> {
   overdue.unref();
   network.stop();
   await daemon.stop();
+  // After the daemon: the last file shows link `stopped` and the turn the stop ended.
+  await metrics?.stop();
   await provisioning?.stop();
   hardware.close();
   await audio.close();

@@ -214,6 +214,19 @@ export const audioSchema = z
   })
   .strict();
 
+export const metricsSchema = z
+  .object({
+    textfile: z
+      .string()
+      .regex(/^\/.*[^/]\.prom$/, 'must be an absolute path ending in .prom (node_exporter reads only *.prom)')
+      .optional()
+      .describe(
+        "Prometheus metrics file for node_exporter's textfile collector, rewritten atomically every intervalMs and at stop, e.g. /var/lib/prometheus/node-exporter/speakerd.prom; unset = no metrics",
+      ),
+    intervalMs: ms(15_000, 1_000, 3_600_000, 'how often metrics.textfile is rewritten'),
+  })
+  .strict();
+
 /** A BCM GPIO number as printed on Raspberry Pi pinouts (not a sysfs number: see hardware/gpio.ts). */
 const bcmLine = (def: number, doc: string) => z.number().int().min(0).max(63).default(def).describe(doc);
 
@@ -315,6 +328,7 @@ export const configSchema = z
     ota: otaSchema.default(otaSchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
+    metrics: metricsSchema.default(metricsSchema.parse({})),
     hardware: z
       .enum(['gpio', 'simulated'])
       .default('gpio')
@@ -337,6 +351,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type MetricsConfig = Config['metrics'];
 export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];

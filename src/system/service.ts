@@ -19,6 +19,7 @@ import {
   progressCheck,
   type Wait,
   Watchdog,
+  type WatchdogState,
 } from './watchdog.js';
 
 /** A p99 loop delay above this over one interval: the daemon is too slow to keep audio flowing. */
@@ -74,6 +75,11 @@ export class Service {
 
   get state(): ServiceState {
     return this.#state;
+  }
+
+  /** The health-gated watchdog's state (metrics); undefined while none runs (no WatchdogSec=, not ready yet). */
+  get watchdogState(): WatchdogState | undefined {
+    return this.#watchdog?.state;
   }
 
   get watchdogIntervalMs(): number | undefined {

@@ -322,9 +322,12 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     let extra: Record<string, unknown> | undefined;
     if (to === 'ready') {
       const out = this.#outage;
+      // Out since the link left ready; before the first ready session, since the first failed
+      // attempt (a first connection that simply works ends no outage).
+      const outSince = this.#downSince ?? out?.since;
       extra = {
         message_id: MessageId.LinkUp,
-        ...(this.#downSince === undefined ? {} : { outage_ms: now - this.#downSince }),
+        ...(outSince === undefined ? {} : { outage_ms: now - outSince }),
         ...(out === undefined ? {} : { failed_attempts: out.failures }),
       };
       this.#readySince = now;

@@ -145,6 +145,21 @@ test('ReconnectFailing: once after N failed attempts, with the count, the cause 
   assert.equal(s.withId(MessageId.ReconnectFailing).length, 2);
 });
 
+test('a device that never had a link: LinkUp after ReconnectFailing says how long it failed', () => {
+  const s = setup({ reconnectFailingAfterAttempts: 3, reconnectFailingAfterMs: 0 });
+  s.sup.start();
+  const first = s.clock.now();
+  for (let i = 0; i < 3; i++) {
+    refuse(s);
+    retry(s);
+  }
+  assert.equal(s.withId(MessageId.ReconnectFailing).length, 1);
+  readyUp(s);
+  const up = s.withId(MessageId.LinkUp)[0];
+  assert.equal(up?.outage_ms, s.clock.now() - first);
+  assert.equal(up?.failed_attempts, 3);
+});
+
 test('ReconnectFailing: after T ms of failing attempts, whichever comes first', () => {
   const s = setup({ reconnectFailingAfterAttempts: 0, reconnectFailingAfterMs: 60_000 });
   s.sup.start();

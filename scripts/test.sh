@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # - alsa-utils, python3: the real arecord/aplay and the python feeder/drain of the ALSA rig;
 # - fuse3, libfuse3-dev, pkg-config, gcc: fakegpiofs, the FUSE sysfs GPIO the real onoff runs against;
 # - libsystemd-dev, g++, make: the native sd-notify binding (npm ci builds it; optional elsewhere);
-# - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
+# - shellcheck, systemd (systemd-analyze, journalctl): deploy/install.sh, the unit file and the
+#   message catalog (journalctl --root --update-catalog, test/integration/catalog.test.ts) are checked
 #   (systemd is only installed when missing: an install would upgrade packages of the image);
 # - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last;
 # - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/

@@ -118,6 +118,21 @@ export const connectionSchema = z
       .describe(
         'persistent mode: renew-at-rest replaces a stale session while the device is idle, so no press waits for a handshake; reconnect-on-press keeps it until a press, which then reconnects first (fewer handshakes, one handshake more on that press). On-demand mode closes a stale session at rest either way',
       ),
+    reconnectFailingAfterAttempts: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(8)
+      .describe(
+        'this many connection attempts in a row without a ready session: log once (warning, MESSAGE_ID ReconnectFailing) that reconnecting keeps failing; again only after a ready session; 0 = never by count',
+      ),
+    reconnectFailingAfterMs: ms(
+      60_000,
+      0,
+      86_400_000,
+      'the same, once attempts have been failing this long (from the first failed attempt), whichever comes first; 0 = never by time',
+    ),
     authFailureWindowMs: ms(
       3_000,
       100,

@@ -11,6 +11,7 @@ import type { ConversationState } from '../conversation/conversation-state.js';
 import type { Clock } from '../core/clock.js';
 import type { Fault } from '../core/errors.js';
 import type { LinkState } from '../session/session-port.js';
+import { MessageId } from './message-ids.js';
 import { type Notifier, openNotifier, readWatchdogUsec } from './notify.js';
 import {
   eventLoopCheck,
@@ -94,7 +95,10 @@ export class Service {
     daemon.on('status', (status) => {
       if (this.#state === 'ready') this.#notifier.status(status);
     });
-    this.#d.log.info({ status: daemon.status, watchdog_ms: this.#intervalMs ?? null }, 'ready');
+    this.#d.log.info(
+      { message_id: MessageId.Ready, status: daemon.status, watchdog_ms: this.#intervalMs ?? null },
+      'ready',
+    );
     if (this.#intervalMs === undefined) return;
     this.#watchdog = new Watchdog({
       clock: this.#d.clock,

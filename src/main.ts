@@ -36,6 +36,7 @@ import { Daemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
 import { runDoctor } from './doctor/doctor.js';
+import { runFleetReport } from './fleet/report-cli.js';
 import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
@@ -284,6 +285,14 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(cmd.argv, io);
     case 'demo':
       return runDemo(io.out);
+    case 'fleet-report':
+      return runFleetReport(cmd.argv, {
+        out: io.out,
+        err: io.err,
+        stdin: process.stdin,
+        nowMs: Date.now,
+        random: systemRandom,
+      });
     case 'run':
       return run(cmd.options);
   }

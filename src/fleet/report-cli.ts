@@ -10,13 +10,7 @@ import { StderrTail } from '../audio/stderr-tail.js';
 import { describeError } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { LineSplitter, parseJournalLine } from './journal-json.js';
-import {
-  FleetAggregator,
-  LATENCY_SAMPLE,
-  REPLY_LATENCY,
-  REPORT_FIELDS,
-  type ReportWindow,
-} from './report.js';
+import { FleetAggregator, LATENCY_SAMPLE, REPORT_FIELDS, type ReportWindow } from './report.js';
 import { formatJson, formatTable } from './report-format.js';
 import { journalctlTime, parseTimeSpec } from './time-spec.js';
 
@@ -52,8 +46,11 @@ columns:
   MIC/SPK FAULTS    E_AUDIO_SOURCE / E_AUDIO_SINK faults (the conversation's one record per fault)
   TURNS             TurnEnded records; REPLY/LOST/TIMEOUT by SPEAKERD_TURN_OUTCOME (reply; lost;
                     deadline or connect-timeout; --json has every outcome)
-  LATENCY P50/P95   ${REPLY_LATENCY}; nearest-rank percentiles, over a uniform sample of
-                    ${LATENCY_SAMPLE} turns per device past that many
+  LATENCY P50/P95   reply latency: first audio − (released ?? stt), for each TurnEnded record
+                    whose reply started (SPEAKERD_TURN_MILESTONES_*): from the end of the
+                    utterance (the button released in push-to-talk, else the server's stt) to the
+                    reply's first audio. Nearest-rank percentiles, exact up to ${LATENCY_SAMPLE} turns per
+                    device, over a uniform sample of ${LATENCY_SAMPLE} past that
   LAST ERROR        the last entry with PRIORITY ≤ 3 (err, crit): time, code, MESSAGE_ID, MESSAGE
 
 A malformed input line is counted and reported, never fatal. Exit 0; 1 when journalctl fails;
@@ -92,7 +89,7 @@ function parse(argv: readonly string[], nowMs: number): Args | 'help' | string {
   };
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args: joinTimeValues(argv),
       options: {
         directory: { type: 'string', short: 'D', multiple: true },
         file: { type: 'string', multiple: true },
@@ -124,6 +121,23 @@ function parse(argv: readonly string[], nowMs: number): Args | 'help' | string {
     window,
     json: values.json === true,
   };
+}
+
+/**
+ * `--since -1h` as journalctl takes it: node's parseArgs refuses an option value that starts with
+ * a dash unless it is written `--since=-1h`, so the pair is joined that way first.
+ */
+function joinTimeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    const next = argv[i + 1];
+    if ((a === '--since' || a === '--until') && next !== undefined) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export async function runFleetReport(argv: readonly string[], io: FleetIo): Promise<number> {

@@ -68,7 +68,10 @@ export interface DeviceReport {
   readonly micFaults: number;
   readonly speakerFaults: number;
   readonly turns: Turns;
-  /** Reply latency (see REPLY_LATENCY): percentiles in ms over `samples` turns (a sample of them past LATENCY_SAMPLE). */
+  /**
+   * Reply latency, first audio − (released ?? stt) of each turn whose reply started: nearest-rank
+   * percentiles in ms; `count` turns had one (a uniform sample of LATENCY_SAMPLE past that many).
+   */
   readonly latency: { readonly count: number; readonly p50: number; readonly p95: number } | undefined;
   readonly lastError: LastError | undefined;
 }
@@ -90,12 +93,6 @@ export interface FleetReport {
     readonly tooManyDevices: number;
   };
 }
-
-/** How reply latency is defined, for --help and the README. */
-export const REPLY_LATENCY =
-  'reply latency: first audio − (released ?? stt) of each turn whose reply started: from the ' +
-  'end of the utterance (the button released in push-to-talk, else the server’s stt) to the ' +
-  'first reply audio, from the TurnEnded record’s milestones (SPEAKERD_TURN_MILESTONES_*)';
 
 const AUDIO_SOURCE = ErrorCode.AudioSource;
 const AUDIO_SINK = ErrorCode.AudioSink;

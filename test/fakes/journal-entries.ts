@@ -1,0 +1,243 @@
+/**
+ * Journal entries as a speakerd daemon writes them, for the fleet report's tests. The records are
+ * real: the daemon's own logger (system/logger.ts createLogger, redaction included), link changes
+ * through a real StateCell<LinkState> named 'link' as the supervisor's, turn records from a real
+ * Turn logged as TurnContext.endTurn logs them. Each record becomes native journal fields by the
+ * mapping of notes/journal-contract.md, with a wall-clock time the test sets. Out: the
+ * `journalctl -o json` line of an entry, or its journal export format for systemd-journal-remote.
+ */
+import type { Logger } from 'pino';
+import {
+  formatTurn,
+  Turn,
+  type TurnOutcome,
+  type TurnTrigger,
+} from '../../src/conversation/turn-timeline.js';
+import { ErrorCode, type ErrorCode as ErrorCodeT } from '../../src/core/errors.js';
+import { StateCell } from '../../src/core/state.js';
+import type { ListenMode } from '../../src/protocol/messages.js';
+import type { LinkState } from '../../src/session/session-port.js';
+import { createLogger, syslogPriority } from '../../src/system/logger.js';
+import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
+
+export interface JournalRecord {
+  /** µs since the epoch (the journal's __REALTIME_TIMESTAMP). */
+  readonly realtimeUs: number;
+  readonly fields: Readonly<Record<string, string>>;
+}
+
+function isErrorCode(v: unknown): v is ErrorCodeT {
+  return typeof v === 'string' && (Object.values(ErrorCode) as readonly string[]).includes(v);
+}
+
+/** camelCase / snake_case → UPPER_SNAKE (contract: `afterMs` → AFTER_MS, `delay_ms` → DELAY_MS). */
+function upperSnake(key: string): string {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .toUpperCase();
+}
+
+function flatten(prefix: string, value: unknown, out: Record<string, string>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(`${prefix}_${upperSnake(k)}`, v, out);
+    return;
+  }
+  const name = prefix.replace(/^_+/, '');
+  out[name] = typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** One pino record → native journal fields, as notes/journal-contract.md specifies. */
+export function journalFields(record: Readonly<Record<string, unknown>>): Record<string, string> {
+  const out: Record<string, string> = { SYSLOG_IDENTIFIER: 'speakerd' };
+  for (const [key, value] of Object.entries(record)) {
+    switch (key) {
+      case 'level':
+        out.PRIORITY = String(syslogPriority(Number(value)));
+        break;
+      case 'time':
+      case 'pid':
+      case 'hostname':
+        break;
+      case 'msg':
+        out.MESSAGE = String(value);
+        break;
+      case 'device_id':
+        out.DEVICE_ID = String(value);
+        break;
+      case 'component':
+        out.SPEAKERD_COMPONENT = String(value);
+        break;
+      case 'message_id':
+        out.MESSAGE_ID = String(value);
+        break;
+      default:
+        flatten(`SPEAKERD_${upperSnake(key)}`, value, out);
+    }
+  }
+  const code = record.code;
+  if (out.MESSAGE_ID === undefined && isErrorCode(code)) out.MESSAGE_ID = CodeMessageId[code];
+  // The journal writer's link ids: LinkUp on → ready, LinkDown on ready → anything else.
+  if (out.MESSAGE_ID === undefined && record.link_to === 'ready') out.MESSAGE_ID = MessageId.LinkUp;
+  if (out.MESSAGE_ID === undefined && record.link_from === 'ready') out.MESSAGE_ID = MessageId.LinkDown;
+  if (out.MESSAGE_ID === undefined && record.turn !== undefined) out.MESSAGE_ID = MessageId.TurnEnded;
+  return out;
+}
+
+/** One simulated device: its logger, its link, its turns; every record lands in `journal`. */
+export class JournalDevice {
+  /** Wall-clock ms since the epoch of the next record; the test moves it. */
+  nowMs: number;
+  readonly root: Logger;
+  readonly #link: StateCell<LinkState>;
+  readonly #session: Logger;
+
+  constructor(
+    readonly deviceId: string,
+    startMs: number,
+    readonly journal: JournalRecord[],
+    readonly hostname = `host-${deviceId.replaceAll(':', '')}`,
+  ) {
+    this.nowMs = startMs;
+    this.root = createLogger({
+      level: 'info',
+      format: 'json',
+      deviceId,
+      destination: {
+        write: (line: string) => {
+          const record: unknown = JSON.parse(line);
+          if (typeof record !== 'object' || record === null) throw new Error(`not a record: ${line}`);
+          const fields = {
+            ...journalFields(Object.fromEntries(Object.entries(record))),
+            _HOSTNAME: this.hostname,
+          };
+          this.journal.push({ realtimeUs: Math.round(this.nowMs * 1000), fields });
+        },
+      },
+    });
+    this.#session = this.root.child({ component: 'session' });
+    this.#link = new StateCell<LinkState>('offline', this.#session, 'link');
+  }
+
+  at(ms: number): this {
+    this.nowMs = ms;
+    return this;
+  }
+
+  link(to: LinkState, reason: string): this {
+    this.#link.transition(to, reason);
+    return this;
+  }
+
+  /** offline/backoff → connecting → handshaking → ready over 2 s, ending at `nowMs + 2000`. */
+  connect(attempt: number): this {
+    const t = this.nowMs;
+    this.link('connecting', `attempt ${attempt}: retry`);
+    this.at(t + 1000).link('handshaking', `attempt ${attempt}: upgraded, hello sent`);
+    return this.at(t + 2000).link('ready', `attempt ${attempt}: session s${attempt}`);
+  }
+
+  /** A turn that started `durationMs` before now, with milestones as ms offsets, logged as TurnContext.endTurn does. */
+  turn(
+    outcome: TurnOutcome,
+    milestones: { released?: number; stt?: number; firstAudio?: number; ttsStop?: number },
+    opts: { trigger?: TurnTrigger; mode?: ListenMode; durationMs?: number } = {},
+  ): this {
+    const durationMs = opts.durationMs ?? 5000;
+    const start = this.nowMs - durationMs;
+    const turn = new Turn(opts.trigger ?? 'click', opts.mode ?? 'manual', start, 16);
+    turn.mark('firstFrameSent', start + 60);
+    if (milestones.released !== undefined) turn.mark('released', start + milestones.released);
+    if (milestones.stt !== undefined) turn.mark('stt', start + milestones.stt);
+    if (milestones.firstAudio !== undefined) {
+      turn.mark('ttsStart', start + milestones.firstAudio - 50);
+      turn.mark('firstAudio', start + milestones.firstAudio);
+    }
+    if (milestones.ttsStop !== undefined) turn.mark('ttsStop', start + milestones.ttsStop);
+    turn.framesSent = 30;
+    const timeline = turn.finish(outcome, this.nowMs);
+    this.root.child({ component: 'conversation' }).info({ turn: timeline }, formatTurn(timeline));
+    return this;
+  }
+
+  /** The supervisor's line for a refused token (supervisor.ts #onRefused). */
+  refused(attempt: number): this {
+    this.#session.error(
+      {
+        code: ErrorCode.AuthRejected,
+        attempt,
+        said: '认证失败',
+        close_code: 1000,
+        cause: 'server said 认证失败',
+        refusals: 1,
+        delay_ms: 0,
+      },
+      'server refused our credentials; refreshing them now',
+    );
+    return this;
+  }
+
+  /** A mic fault as it reaches the journal: the capture's own line, then the conversation's. */
+  micFault(): this {
+    this.root
+      .child({ component: 'capture' })
+      .warn({ code: ErrorCode.AudioSource, device: 'hw:1', stderr: ['arecord: read error'] }, 'arecord died');
+    this.root
+      .child({ component: 'conversation' })
+      .warn({ code: ErrorCode.AudioSource }, 'mic fault: arecord died');
+    return this;
+  }
+
+  /** A speaker fault: the playback's own line, then the conversation's. */
+  speakerFault(): this {
+    this.root
+      .child({ component: 'playback' })
+      .warn({ stream: 3, code: ErrorCode.AudioSink }, 'aplay stalled');
+    this.root
+      .child({ component: 'conversation' })
+      .warn({ code: ErrorCode.AudioSink }, 'speaker fault: aplay stalled');
+    return this;
+  }
+
+  info(msg: string, fields: Record<string, unknown> = {}): this {
+    this.root.child({ component: 'main' }).info(fields, msg);
+    return this;
+  }
+}
+
+/** The entry as `journalctl -o json` prints it: every value a string, the timestamps too. */
+export function jsonLine(r: JournalRecord, cursor: number): string {
+  return JSON.stringify({
+    __CURSOR: `s=0;i=${cursor.toString(16)}`,
+    __REALTIME_TIMESTAMP: String(r.realtimeUs),
+    __MONOTONIC_TIMESTAMP: String(cursor),
+    _BOOT_ID: '0123456789abcdef0123456789abcdef',
+    ...r.fields,
+  });
+}
+
+/**
+ * The entry in the journal export format (systemd.io/JOURNAL_EXPORT_FORMATS): `FIELD=value` lines,
+ * a field whose value holds a newline as the name, a newline, its length as 64-bit little endian,
+ * the bytes and a newline; an empty line ends the entry. __REALTIME_TIMESTAMP sets its time
+ * (systemd-journal-remote takes it from there).
+ */
+export function exportEntry(r: JournalRecord, bootId = '0123456789abcdef0123456789abcdef'): Buffer {
+  const parts: Buffer[] = [
+    Buffer.from(
+      `__REALTIME_TIMESTAMP=${r.realtimeUs}\n__MONOTONIC_TIMESTAMP=${r.realtimeUs}\n_BOOT_ID=${bootId}\n`,
+    ),
+  ];
+  for (const [name, value] of Object.entries(r.fields)) {
+    if (value.includes('\n')) {
+      const data = Buffer.from(value);
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(data.length));
+      parts.push(Buffer.from(`${name}\n`), len, data, Buffer.from('\n'));
+    } else {
+      parts.push(Buffer.from(`${name}=${value}\n`));
+    }
+  }
+  parts.push(Buffer.from('\n'));
+  return Buffer.concat(parts);
+}

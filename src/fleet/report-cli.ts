@@ -42,8 +42,9 @@ columns:
                     state it entered; "–" when no link change is in the window
   RECONNECTS        times the link left ready (LinkDown; a daemon stop excluded), and the top
                     causes: SPEAKERD_CODE when E_*, else SPEAKERD_REASON up to its first ": "
-  TOKEN REFUSED     E_AUTH_REJECTED records (one per refusal)
-  MIC/SPK FAULTS    E_AUDIO_SOURCE / E_AUDIO_SINK faults (the conversation's one record per fault)
+  REFUSED           tokens the server refused: E_AUTH_REJECTED records (one per refusal)
+  MIC, SPK          mic / speaker faults: E_AUDIO_SOURCE / E_AUDIO_SINK (the conversation's one
+                    record per fault)
   TURNS             TurnEnded records; REPLY/LOST/TIMEOUT by SPEAKERD_TURN_OUTCOME (reply; lost;
                     deadline or connect-timeout; --json has every outcome)
   LATENCY P50/P95   reply latency: first audio − (released ?? stt), for each TurnEnded record

@@ -199,6 +199,12 @@ export class JournalDevice {
     return this;
   }
 
+  /** An error record of some component (PRIORITY 3), its code's MESSAGE_ID by the mapping. */
+  error(component: string, code: ErrorCodeT, msg: string): this {
+    this.root.child({ component }).error({ code }, msg);
+    return this;
+  }
+
   info(msg: string, fields: Record<string, unknown> = {}): this {
     this.root.child({ component: 'main' }).info(fields, msg);
     return this;

@@ -31,6 +31,7 @@ import {
 import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
+import { describeError, errnoCode } from './core/errors.js';
 import { systemRandom } from './core/random.js';
 import { Daemon } from './daemon.js';
 import { runDemo } from './demo.js';
@@ -286,6 +287,13 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return runDemo(io.out);
     case 'fleet-report':
+      // `speakerd fleet-report | head`: a reader that has seen enough is no failure (as SIGPIPE
+      // ends other tools quietly); any other error writing the report is (EX_IOERR).
+      process.stdout.on('error', (err) => {
+        if (errnoCode(err) === 'EPIPE') process.exit(0);
+        io.err(`speakerd fleet-report: writing the report: ${describeError(err)}`);
+        process.exit(74);
+      });
       return runFleetReport(cmd.argv, {
         out: io.out,
         err: io.err,
@@ -304,8 +312,23 @@ process.on('unhandledRejection', (err) => {
   process.exit(70);
 });
 
+/**
+ * Resolves once what was written to `stream` before has been handed to the OS. process.exit()
+ * does not wait for that: a `fleet-report --json` of a large fleet piped into another program
+ * was cut at 64 KiB (the pipe's buffer) without it. A write's callback runs after the writes
+ * queued before it, and with the error when the reader is gone (EPIPE): nothing more to wait for.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.write('', () => resolve());
+  });
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  },
   (err: unknown) => {
     io.err(
       `speakerd: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,

@@ -70,9 +70,12 @@ export interface DeviceReport {
   readonly turns: Turns;
   /**
    * Reply latency, first audio − (released ?? stt) of each turn whose reply started: nearest-rank
-   * percentiles in ms; `count` turns had one (a uniform sample of LATENCY_SAMPLE past that many).
+   * percentiles in ms; `count` turns had one, `sampled` of them were kept (all, up to LATENCY_SAMPLE;
+   * a uniform sample of that many past it).
    */
-  readonly latency: { readonly count: number; readonly p50: number; readonly p95: number } | undefined;
+  readonly latency:
+    | { readonly count: number; readonly sampled: number; readonly p50: number; readonly p95: number }
+    | undefined;
   readonly lastError: LastError | undefined;
 }
 
@@ -146,6 +149,10 @@ class Reservoir {
 
   get seen(): number {
     return this.#seen;
+  }
+
+  get kept(): number {
+    return this.#values.length;
   }
 
   /** Nearest-rank percentile (the smallest value with at least p % of the sample at or below it). */
@@ -392,7 +399,7 @@ function deviceReport(d: DeviceAcc, window: FleetReport['window']): DeviceReport
     },
     latency:
       d.latency.seen > 0 && p50 !== undefined && p95 !== undefined
-        ? { count: d.latency.seen, p50, p95 }
+        ? { count: d.latency.seen, sampled: d.latency.kept, p50, p95 }
         : undefined,
     lastError: d.lastError,
   };

@@ -157,7 +157,7 @@ function checkFleet(out: string): void {
     micFaults: 1,
     speakerFaults: 0,
     turns: { total: 4, replies: 2, lost: 1, timedOut: 1, byOutcome: { reply: 2, deadline: 1, lost: 1 } },
-    replyLatencyMs: { count: 3, p50: 800, p95: 1000 },
+    replyLatencyMs: { count: 3, sampled: 3, p50: 800, p95: 1000 },
     lastError: {
       at: '2026-12-06T10:00:45.000Z',
       priority: 3,
@@ -177,7 +177,7 @@ function checkFleet(out: string): void {
     micFaults: 0,
     speakerFaults: 1,
     turns: { total: 1, replies: 1, lost: 0, timedOut: 0, byOutcome: { reply: 1 } },
-    replyLatencyMs: { count: 1, p50: 900, p95: 900 },
+    replyLatencyMs: { count: 1, sampled: 1, p50: 900, p95: 900 },
     lastError: null,
   });
   assert.deepEqual(pick(C, keys), {
@@ -191,7 +191,7 @@ function checkFleet(out: string): void {
     micFaults: 0,
     speakerFaults: 0,
     turns: { total: 3, replies: 3, lost: 0, timedOut: 0, byOutcome: { reply: 3 } },
-    replyLatencyMs: { count: 3, p50: 500, p95: 1000 },
+    replyLatencyMs: { count: 3, sampled: 3, p50: 500, p95: 1000 },
     lastError: {
       at: '2026-12-06T10:01:40.000Z',
       priority: 3,

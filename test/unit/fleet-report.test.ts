@@ -9,6 +9,7 @@ import {
   type DeviceReport,
   FleetAggregator,
   LATENCY_SAMPLE,
+  MAX_KEYS,
   type ReportWindow,
 } from '../../src/fleet/report.js';
 import { runFleetReport } from '../../src/fleet/report-cli.js';
@@ -113,7 +114,7 @@ test('every number of a flapping device and a steady one', () => {
     byOutcome: { reply: 2, deadline: 1, lost: 1 },
   });
   // Latencies 600, 800, 1000: nearest rank p50 = 800, p95 = 1000.
-  assert.deepEqual(a.latency, { count: 3, p50: 800, p95: 1000 });
+  assert.deepEqual(a.latency, { count: 3, sampled: 3, p50: 800, p95: 1000 });
   // The mic fault is a warning (PRIORITY 4): the refusal (3, err) is the last error.
   assert.deepEqual(a.lastError, {
     atUs: (T0 + 45 * S) * 1000,
@@ -134,7 +135,7 @@ test('every number of a flapping device and a steady one', () => {
   assert.equal(b.micFaults, 0);
   assert.equal(b.tokenRefusals, 0);
   assert.deepEqual(b.turns, { total: 1, replies: 1, lost: 0, timedOut: 0, byOutcome: { reply: 1 } });
-  assert.deepEqual(b.latency, { count: 1, p50: 900, p95: 900 });
+  assert.deepEqual(b.latency, { count: 1, sampled: 1, p50: 900, p95: 900 });
   assert.equal(b.lastError, undefined);
 });
 
@@ -202,6 +203,32 @@ test('LinkDown by MESSAGE_ID alone, an error code as cause, a restarted daemon, 
   assert.equal(d.lastError, undefined);
 });
 
+test('distinct causes are bounded per device: past MAX_KEYS they count as "(other)"', () => {
+  const agg = new FleetAggregator({}, seededRandom(1));
+  const base = {
+    SYSLOG_IDENTIFIER: 'speakerd',
+    DEVICE_ID: 'd1',
+    SPEAKERD_LINK_FROM: 'ready',
+    SPEAKERD_LINK_TO: 'backoff',
+  };
+  const n = MAX_KEYS + 10;
+  for (let i = 0; i < n; i++)
+    agg.add(
+      new JournalEntry((T0 + i * S) * 1000, {
+        ...base,
+        SPEAKERD_REASON: `cause number ${String.fromCharCode(97 + (i % 26))}${i}`,
+      }),
+    );
+  const d = device(agg.report().devices, 'd1');
+  assert.equal(d.reconnects, n);
+  assert.equal(d.causes.length, MAX_KEYS);
+  assert.deepEqual(d.causes[0], { cause: '(other)', count: n - (MAX_KEYS - 1) });
+  assert.equal(
+    d.causes.reduce((sum, c) => sum + c.count, 0),
+    n,
+  );
+});
+
 test('causes: details after ": " dropped, durations and attempts become N', () => {
   assert.equal(causeOf(undefined, 'heartbeat timeout: no frame or pong for 30012 ms'), 'heartbeat timeout');
   assert.equal(
@@ -222,6 +249,7 @@ test('latency sample stays bounded; percentiles stay close past the bound', () =
   const d = device(aggregate(journal).devices, 'd-many');
   assert.ok(d.latency);
   assert.equal(d.latency.count, n);
+  assert.equal(d.latency.sampled, LATENCY_SAMPLE);
   assert.equal(d.turns.replies, n);
   // A uniform sample of 512: the sample quantile's standard error is ~2.2 % of n at p50.
   assert.ok(Math.abs(d.latency.p50 - n / 2) < 0.08 * n, `p50 ${d.latency.p50}`);
@@ -352,7 +380,7 @@ test('table and JSON carry the numbers', () => {
     micFaults: 1,
     speakerFaults: 0,
     turns: { total: 4, replies: 2, lost: 1, timedOut: 1, byOutcome: { reply: 2, deadline: 1, lost: 1 } },
-    replyLatencyMs: { count: 3, p50: 800, p95: 1000 },
+    replyLatencyMs: { count: 3, sampled: 3, p50: 800, p95: 1000 },
     lastError: {
       at: '2026-12-06T10:00:45.000Z',
       priority: 3,

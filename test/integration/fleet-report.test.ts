@@ -328,3 +328,29 @@ test('the table', async () => {
   );
   assert.equal(lines[5], `input: ${records.length} lines, ${records.length} entries`);
 });
+
+test('a report larger than a pipe buffer arrives whole', async () => {
+  // 400 devices: ~1 KB of JSON each, far past the 64 KiB a pipe holds when the process exits.
+  const journal: JournalRecord[] = [];
+  for (let i = 0; i < 400; i++) {
+    const d = new JournalDevice(
+      `02:fc:00:00:${String(Math.floor(i / 100)).padStart(2, '0')}:${String(i % 100).padStart(2, '0')}`,
+      T0,
+      journal,
+    );
+    d.at(T0 + i * 10).connect(1);
+    d.at(T0 + 60 * S).turn('reply', { stt: 1000, firstAudio: 1000 + i });
+  }
+  journal.sort((x, y) => x.realtimeUs - y.realtimeUs);
+  const r = await runFleetReportCli(['--json'], journal.map((x, i) => jsonLine(x, i + 1)).join('\n'));
+  assert.equal(r.code, 0, r.err);
+  assert.ok(r.out.length > 256 * 1024, `${r.out.length} bytes`);
+  const devices = devicesOf(r.out);
+  assert.equal(devices.size, 400);
+  assert.deepEqual(devices.get('02:fc:00:00:03:99')?.replyLatencyMs, {
+    count: 1,
+    sampled: 1,
+    p50: 399,
+    p95: 399,
+  });
+});

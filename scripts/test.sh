@@ -12,7 +12,6 @@ cd "$(dirname "$0")/.."
 # - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
 #   (systemd is only installed when missing: an install would upgrade packages of the image);
 # - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last;
-# - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last;
 # - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/
 #   metrics.test.ts); 12 packages, 22.5 MB, ~10 s. The Prometheus server it also ships is not
 #   wanted: where systemd runs, its postinst starts it, so a fresh install stops it again below;

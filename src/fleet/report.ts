@@ -260,7 +260,9 @@ export class FleetAggregator {
     // SPEAKERD_CODE also holds WebSocket close codes (`code: 1001`); only E_* is an error code.
     const code = rawCode?.startsWith('E_') ? rawCode : undefined;
     linkChange(d, e, t, messageId, code);
-    if (messageId === MessageId.TurnEnded) turnEnded(d, e);
+    // A turn record is TurnEnded by its MESSAGE_ID, or by its outcome field where the writer set
+    // no id (the `{ turn }` record of turn-context.ts carries one either way).
+    if (messageId === MessageId.TurnEnded || e.get('SPEAKERD_TURN_OUTCOME') !== undefined) turnEnded(d, e);
     if (code === AUTH_REJECTED || (code === undefined && messageId === AUTH_MESSAGE_ID)) d.tokenRefusals++;
     // The conversation logs every fault the audio adapters report, once (conversation.ts #fault);
     // the adapter's own line about the same fault (component capture/playback) is not counted again.

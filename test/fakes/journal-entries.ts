@@ -1,9 +1,11 @@
 /**
  * Journal entries as a speakerd daemon writes them, for the fleet report's tests. The records are
- * real: the daemon's own logger (system/logger.ts createLogger, redaction included), link changes
- * through a real StateCell<LinkState> named 'link' as the supervisor's, turn records from a real
- * Turn logged as TurnContext.endTurn logs them. Each record becomes native journal fields by the
- * mapping of notes/journal-contract.md, with a wall-clock time the test sets. Out: the
+ * real: the daemon's own logger in its native-journal form (system/logger.ts createLogger with
+ * format 'native': redaction, then journal-fields.ts, then the binding's sd_journal_sendv call),
+ * link changes through a real StateCell<LinkState> named 'link' as the supervisor's, turn records
+ * from a real Turn logged as TurnContext.endTurn logs them. The binding is played here and does
+ * what journald adds to a native entry that the report reads: PRIORITY from sd_journal_sendv's
+ * priority, _HOSTNAME, and the receive time, a wall clock the test sets. Out: the
  * `journalctl -o json` line of an entry, or its journal export format for systemd-journal-remote.
  */
 import type { Logger } from 'pino';
@@ -17,71 +19,13 @@ import { ErrorCode, type ErrorCode as ErrorCodeT } from '../../src/core/errors.j
 import { StateCell } from '../../src/core/state.js';
 import type { ListenMode } from '../../src/protocol/messages.js';
 import type { LinkState } from '../../src/session/session-port.js';
-import { createLogger, syslogPriority } from '../../src/system/logger.js';
-import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
+import type { JournalBinding } from '../../src/system/journal.js';
+import { createLogger } from '../../src/system/logger.js';
 
 export interface JournalRecord {
   /** µs since the epoch (the journal's __REALTIME_TIMESTAMP). */
   readonly realtimeUs: number;
   readonly fields: Readonly<Record<string, string>>;
-}
-
-function isErrorCode(v: unknown): v is ErrorCodeT {
-  return typeof v === 'string' && (Object.values(ErrorCode) as readonly string[]).includes(v);
-}
-
-/** camelCase / snake_case → UPPER_SNAKE (contract: `afterMs` → AFTER_MS, `delay_ms` → DELAY_MS). */
-function upperSnake(key: string): string {
-  return key
-    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
-    .replace(/[^A-Za-z0-9_]/g, '_')
-    .toUpperCase();
-}
-
-function flatten(prefix: string, value: unknown, out: Record<string, string>): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(`${prefix}_${upperSnake(k)}`, v, out);
-    return;
-  }
-  const name = prefix.replace(/^_+/, '');
-  out[name] = typeof value === 'string' ? value : JSON.stringify(value);
-}
-
-/** One pino record → native journal fields, as notes/journal-contract.md specifies. */
-export function journalFields(record: Readonly<Record<string, unknown>>): Record<string, string> {
-  const out: Record<string, string> = { SYSLOG_IDENTIFIER: 'speakerd' };
-  for (const [key, value] of Object.entries(record)) {
-    switch (key) {
-      case 'level':
-        out.PRIORITY = String(syslogPriority(Number(value)));
-        break;
-      case 'time':
-      case 'pid':
-      case 'hostname':
-        break;
-      case 'msg':
-        out.MESSAGE = String(value);
-        break;
-      case 'device_id':
-        out.DEVICE_ID = String(value);
-        break;
-      case 'component':
-        out.SPEAKERD_COMPONENT = String(value);
-        break;
-      case 'message_id':
-        out.MESSAGE_ID = String(value);
-        break;
-      default:
-        flatten(`SPEAKERD_${upperSnake(key)}`, value, out);
-    }
-  }
-  const code = record.code;
-  if (out.MESSAGE_ID === undefined && isErrorCode(code)) out.MESSAGE_ID = CodeMessageId[code];
-  // The journal writer's link ids: LinkUp on → ready, LinkDown on ready → anything else.
-  if (out.MESSAGE_ID === undefined && record.link_to === 'ready') out.MESSAGE_ID = MessageId.LinkUp;
-  if (out.MESSAGE_ID === undefined && record.link_from === 'ready') out.MESSAGE_ID = MessageId.LinkDown;
-  if (out.MESSAGE_ID === undefined && record.turn !== undefined) out.MESSAGE_ID = MessageId.TurnEnded;
-  return out;
 }
 
 /** One simulated device: its logger, its link, its turns; every record lands in `journal`. */
@@ -99,19 +43,28 @@ export class JournalDevice {
     readonly hostname = `host-${deviceId.replaceAll(':', '')}`,
   ) {
     this.nowMs = startMs;
+    const binding: JournalBinding = {
+      send: (priority: number, ...sent: string[]): number => {
+        const fields: Record<string, string> = { PRIORITY: String(priority) };
+        for (const f of sent) {
+          const eq = f.indexOf('=');
+          if (eq <= 0) throw new Error(`not a NAME=value field: ${f}`);
+          fields[f.slice(0, eq)] = f.slice(eq + 1);
+        }
+        fields._HOSTNAME = this.hostname;
+        this.journal.push({ realtimeUs: Math.round(this.nowMs * 1000), fields });
+        return 0;
+      },
+    };
     this.root = createLogger({
       level: 'info',
-      format: 'json',
+      format: 'native',
+      binding,
       deviceId,
+      // Where the destination sends a record the journal refused; send() never refuses here.
       destination: {
         write: (line: string) => {
-          const record: unknown = JSON.parse(line);
-          if (typeof record !== 'object' || record === null) throw new Error(`not a record: ${line}`);
-          const fields = {
-            ...journalFields(Object.fromEntries(Object.entries(record))),
-            _HOSTNAME: this.hostname,
-          };
-          this.journal.push({ realtimeUs: Math.round(this.nowMs * 1000), fields });
+          throw new Error(`a record fell back to text: ${line}`);
         },
       },
     });

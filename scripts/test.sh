@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 # - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
 #   (systemd is only installed when missing: an install would upgrade packages of the image);
 # - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last.
-APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev)
+# - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes.
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev espeak-ng sox)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

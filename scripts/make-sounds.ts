@@ -26,7 +26,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { OpusEncoder } from '../src/audio/opus.js';
 import { describeError } from '../src/core/errors.js';
-import { DIGITS, type Digit, digitClip, EARCONS, earconClip, type SoundLanguage } from '../src/sounds/clips.js';
+import {
+  DIGITS,
+  type Digit,
+  digitClip,
+  EARCONS,
+  earconClip,
+  type SoundLanguage,
+} from '../src/sounds/clips.js';
 import { synthEarcon } from '../src/sounds/earcon-synth.js';
 import { floatToS16, normalizePeak, s16ToFloat, trimSilence } from '../src/sounds/pcm-shape.js';
 import { encodePack, type PackClip } from '../src/sounds/sound-pack.js';
@@ -84,7 +91,9 @@ function run(cmd: string, args: readonly string[], input?: Buffer): Buffer {
   try {
     return execFileSync(cmd, args, { input, maxBuffer: 16 * 1024 * 1024, stdio: ['pipe', 'pipe', 'pipe'] });
   } catch (err) {
-    throw new Error(`${cmd} ${args.join(' ')} failed: ${describeError(err)} (Debian: apt-get install espeak-ng sox)`);
+    throw new Error(
+      `${cmd} ${args.join(' ')} failed: ${describeError(err)} (Debian: apt-get install espeak-ng sox)`,
+    );
   }
 }
 
@@ -92,7 +101,28 @@ function run(cmd: string, args: readonly string[], input?: Buffer): Buffer {
 function speakDigit(language: SoundLanguage, digit: Digit): Float64Array {
   const { voice, words } = VOICES[language];
   const wav = run('espeak-ng', ['-v', voice, '-s', String(SPEED), '--stdout', words[digit]]);
-  const raw = run('sox', ['-V1', '-t', 'wav', '-', '-D', '-t', 'raw', '-r', String(RATE), '-e', 'signed', '-b', '16', '-c', '1', '-'], wav);
+  const raw = run(
+    'sox',
+    [
+      '-V1',
+      '-t',
+      'wav',
+      '-',
+      '-D',
+      '-t',
+      'raw',
+      '-r',
+      String(RATE),
+      '-e',
+      'signed',
+      '-b',
+      '16',
+      '-c',
+      '1',
+      '-',
+    ],
+    wav,
+  );
   const trimmed = trimSilence(s16ToFloat(raw), { rate: RATE, thresholdDbfs: -40, marginMs: 15, fadeMs: 5 });
   if (trimmed.length === 0) throw new Error(`espeak-ng produced silence for ${language} ${digit}`);
   return normalizePeak(trimmed, DIGIT_PEAK);
@@ -116,7 +146,10 @@ function toolVersions(): string {
   const espeak = run('espeak-ng', ['--version']).toString('utf8').split('\n')[0]?.trim() ?? '?';
   const sox = run('sox', ['--version']).toString('utf8').trim();
   const opusscript: unknown = createRequire(import.meta.url)('opusscript/package.json');
-  const ov = typeof opusscript === 'object' && opusscript !== null && 'version' in opusscript ? String(opusscript.version) : '?';
+  const ov =
+    typeof opusscript === 'object' && opusscript !== null && 'version' in opusscript
+      ? String(opusscript.version)
+      : '?';
   return `scripts/make-sounds.ts; ${espeak.replace(/\s+Data at:.*$/, '')}; ${sox}; opusscript ${ov}; opus 16 kHz VOIP ${BITRATE} b/s complexity ${COMPLEXITY}`;
 }
 
@@ -137,7 +170,10 @@ function buildSoundPack(): { pack: Buffer; pcmBytes: number; clips: readonly Pac
     for (const digit of DIGITS) add(digitClip(language, digit), speakDigit(language, digit));
   }
   for (const earcon of EARCONS) add(earconClip(earcon), synthEarcon(earcon, RATE));
-  const pack = encodePack({ rate: RATE, frameSamples: FRAME_SAMPLES, preSkip: PRE_SKIP, source: toolVersions() }, clips);
+  const pack = encodePack(
+    { rate: RATE, frameSamples: FRAME_SAMPLES, preSkip: PRE_SKIP, source: toolVersions() },
+    clips,
+  );
   return { pack, pcmBytes, clips };
 }
 
@@ -146,7 +182,9 @@ function main(): number {
   const { pack, pcmBytes, clips } = buildSoundPack();
   for (const c of clips) {
     const bytes = c.packets.reduce((n, p) => n + p.length + 2, 0);
-    process.stdout.write(`${c.name.padEnd(24)} ${((c.samples / RATE) * 1000).toFixed(0).padStart(4)} ms ${String(bytes).padStart(6)} B\n`);
+    process.stdout.write(
+      `${c.name.padEnd(24)} ${((c.samples / RATE) * 1000).toFixed(0).padStart(4)} ms ${String(bytes).padStart(6)} B\n`,
+    );
   }
   process.stdout.write(`pack: ${pack.length} bytes (${pcmBytes} bytes as 16 kHz S16 PCM)\n`);
   if (values.check) {
@@ -155,7 +193,9 @@ function main(): number {
       process.stdout.write(`identical to ${PACK}\n`);
       return 0;
     }
-    process.stderr.write(`DIFFERENT from ${PACK} (${committed.length} bytes): tool versions or the generator changed\n`);
+    process.stderr.write(
+      `DIFFERENT from ${PACK} (${committed.length} bytes): tool versions or the generator changed\n`,
+    );
     return 1;
   }
   const out = values.out ?? PACK;

@@ -15,7 +15,15 @@ export type Digit = (typeof DIGITS)[number];
  * when a press needs it, reconnected after an outage a person noticed, error, mute on/off, volume
  * changed (played at the new level).
  */
-export const EARCONS = ['listening', 'link-down', 'reconnected', 'error', 'mute-on', 'mute-off', 'volume'] as const;
+export const EARCONS = [
+  'listening',
+  'link-down',
+  'reconnected',
+  'error',
+  'mute-on',
+  'mute-off',
+  'volume',
+] as const;
 export type Earcon = (typeof EARCONS)[number];
 
 export type DigitClip = `digit-${SoundLanguage}-${Digit}`;

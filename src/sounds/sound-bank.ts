@@ -7,13 +7,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { describeError } from '../core/errors.js';
 import { isOpusRate, OpusDecoder, type OpusRate } from '../audio/opus.js';
+import { describeError } from '../core/errors.js';
 import { ALL_CLIPS, type ClipName } from './clips.js';
 import { type ParsedPack, parsePack, SoundAssetError } from './sound-pack.js';
 
 /** The committed pack, relative to this file in src/ and in dist/src/. */
-export const DEFAULT_SOUND_PACK = fileURLToPath(new URL('../../../assets/sounds/sounds.pack', import.meta.url));
+export const DEFAULT_SOUND_PACK = fileURLToPath(
+  new URL('../../../assets/sounds/sounds.pack', import.meta.url),
+);
 
 export interface Clip {
   readonly name: ClipName;
@@ -70,13 +72,17 @@ export function decodeSoundBank(pack: ParsedPack, rate: OpusRate, file: string):
       const parts: Buffer[] = [];
       for (const [i, packet] of clip.packets.entries()) {
         const pcm = decoder.decode(packet);
-        if (!Buffer.isBuffer(pcm)) throw new SoundAssetError(file, `clip ${clip.name} packet ${i}: ${pcm.message}`);
+        if (!Buffer.isBuffer(pcm))
+          throw new SoundAssetError(file, `clip ${clip.name} packet ${i}: ${pcm.message}`);
         parts.push(pcm);
       }
       const all = Buffer.concat(parts);
       const wantBytes = Math.round(clip.samples * scale) * 2;
       if (all.length < skipBytes + wantBytes) {
-        throw new SoundAssetError(file, `clip ${clip.name} decodes to ${all.length} bytes, expected ≥ ${skipBytes + wantBytes}`);
+        throw new SoundAssetError(
+          file,
+          `clip ${clip.name} decodes to ${all.length} bytes, expected ≥ ${skipBytes + wantBytes}`,
+        );
       }
       // A copy, so the decoder's concatenation buffer is not kept alive by a view.
       const pcm = Buffer.from(all.subarray(skipBytes, skipBytes + wantBytes));

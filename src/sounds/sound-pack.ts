@@ -55,7 +55,9 @@ export class SoundAssetError extends Error {
     readonly file: string,
     readonly problem: string,
   ) {
-    super(`sound assets ${file}: ${problem} (regenerate with \`npm run sounds\`, or set sounds.enabled false)`);
+    super(
+      `sound assets ${file}: ${problem} (regenerate with \`npm run sounds\`, or set sounds.enabled false)`,
+    );
   }
 }
 
@@ -66,7 +68,8 @@ export function encodePack(
   const parts: Buffer[] = [];
   for (const clip of clips) {
     for (const p of clip.packets) {
-      if (p.length === 0 || p.length > 0xffff) throw new RangeError(`${clip.name}: packet of ${p.length} bytes`);
+      if (p.length === 0 || p.length > 0xffff)
+        throw new RangeError(`${clip.name}: packet of ${p.length} bytes`);
       const len = Buffer.alloc(2);
       len.writeUInt16LE(p.length);
       parts.push(len, p);
@@ -123,7 +126,8 @@ export function parsePack(data: Buffer, file: string): ParsedPack {
     for (let i = 0; i < c.packets; i++) {
       if (at + 2 > body.length) throw bad(`clip ${c.name}: body ends inside packet ${i}`);
       const len = body.readUInt16LE(at);
-      if (len === 0 || at + 2 + len > body.length) throw bad(`clip ${c.name}: packet ${i} of ${len} bytes does not fit`);
+      if (len === 0 || at + 2 + len > body.length)
+        throw bad(`clip ${c.name}: packet ${i} of ${len} bytes does not fit`);
       packets.push(body.subarray(at + 2, at + 2 + len));
       at += 2 + len;
     }

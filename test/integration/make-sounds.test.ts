@@ -28,7 +28,10 @@ test('make-sounds regenerates the committed pack byte for byte, twice', async ()
     assert.match(a.stdout, /digit-zh-0 .* ms .* B\n/);
     assert.match(a.stdout, /pack: \d+ bytes \(\d+ bytes as 16 kHz S16 PCM\)/);
     const [pa, committed] = await Promise.all([readFile(join(dir, 'a.pack')), readFile(DEFAULT_SOUND_PACK)]);
-    assert.ok(pa.equals(committed), 'differs from assets/sounds/sounds.pack: tool versions or the generator changed');
+    assert.ok(
+      pa.equals(committed),
+      'differs from assets/sounds/sounds.pack: tool versions or the generator changed',
+    );
     // The second run, compared by the script itself: both runs equal the committed bytes.
     const check = generate(['--check']);
     assert.equal(check.status, 0, check.stderr);

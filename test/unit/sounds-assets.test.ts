@@ -52,7 +52,8 @@ test('decoded earcons match their synthesis: Opus kept the waveform, and the pre
     assert.ok(best > 15, `${e}: SNR ${best.toFixed(1)} dB`);
     // The encoder's VOIP high-pass delays low tones (the 300 Hz error pulses) by a sample or two;
     // the tones at 660 Hz and up show the alignment itself: exact.
-    if (e === 'listening' || e === 'volume') assert.equal(bestOffset, 0, `${e}: ${snrs.map((x) => x.toFixed(1))}`);
+    if (e === 'listening' || e === 'volume')
+      assert.equal(bestOffset, 0, `${e}: ${snrs.map((x) => x.toFixed(1))}`);
     else assert.ok(Math.abs(bestOffset ?? 9) <= 2, `${e}: best offset ${bestOffset}`);
   }
 });
@@ -77,7 +78,10 @@ test('trimSilence cuts the silence around a sound and keeps the margin; normaliz
   // 100 ms of sound + 10 ms each side, rounded to the 5 ms analysis windows.
   assert.ok(t.length >= 1920 && t.length <= 2080, `${t.length}`);
   assert.equal(t[0], 0);
-  assert.equal(trimSilence(new Float64Array(100), { rate, thresholdDbfs: -40, marginMs: 10, fadeMs: 5 }).length, 0);
+  assert.equal(
+    trimSilence(new Float64Array(100), { rate, thresholdDbfs: -40, marginMs: 10, fadeMs: 5 }).length,
+    0,
+  );
   const n = normalizePeak(Float64Array.from([0.1, -0.2]), 0.8);
   assert.deepEqual([...n], [0.4, -0.8]);
   assert.deepEqual([...s16ToFloat(floatToS16(Float64Array.from([0.5, -1, 2])))], [0.5, -1, 32767 / 32768]);

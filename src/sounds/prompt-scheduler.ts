@@ -11,8 +11,8 @@
  *   seconds ago, after a reply, would tell the person something false.
  * - An earcon never waits for another sound: it cuts a playing earcon (the newer one is the more
  *   current, e.g. a volume blip at the new level) and the activation code (the code is spoken again
- *   from its first digit afterwards). `earcon()` is synchronous and never throws: the caller (a
- *   press) goes on at once; the earcon is fire-and-forget.
+ *   from its first digit afterwards). `earcon()` returns at once and never throws; the sound starts
+ *   on the next tick (see #schedule): the press that asked for it goes on first, fire-and-forget.
  * - The activation code is spoken digit by digit in `language`, at once when activation starts,
  *   again `repeatMs` after each time it was spoken (30 s: long enough to type six digits, short
  *   enough that a person who walks up hears it soon), and at once on a press.
@@ -38,6 +38,8 @@ export interface PromptOutput {
   play(pcm: Buffer, rate: number): void;
   /** Silence the prompt now (`sink.abort()`). Never called once TTS has started (it would cut the reply). */
   stop(): void;
+  /** A reply's `sink.begin()` has replaced the prompt's stream: forget it, touch nothing. */
+  released(): void;
 }
 
 export interface PromptSchedulerOptions {
@@ -91,6 +93,8 @@ export class PromptScheduler {
   #pending: PendingEarcon | undefined;
   #repeatTimer: TimerHandle | undefined;
   #endTimer: TimerHandle | undefined;
+  /** The deferred start (see #schedule). */
+  #kick: TimerHandle | undefined;
   /** TTS has the speaker (kept apart from the state: a reply can start and end while stopped). */
   #tts = false;
 
@@ -145,7 +149,7 @@ export class PromptScheduler {
     this.#clock.clearTimeout(this.#repeatTimer);
     this.#repeatTimer = undefined;
     this.#activation = digits.length > 0 ? { code, digits, due: true } : undefined;
-    this.#next();
+    this.#schedule();
   }
 
   /** A press: while activation waits, the code is spoken (again) as soon as the speaker is free. */
@@ -155,19 +159,19 @@ export class PromptScheduler {
     a.due = true;
     this.#clock.clearTimeout(this.#repeatTimer);
     this.#repeatTimer = undefined;
-    this.#next();
+    this.#schedule();
   }
 
   /**
-   * Requests an earcon; plays it now unless TTS has the speaker. `current` is asked again if it has
-   * to wait (e.g. "still listening?"). Never blocks and never throws.
+   * Requests an earcon; it starts on the next tick unless TTS has the speaker. `current` is asked
+   * again if it has to wait (e.g. "still listening?"). Never blocks and never throws.
    */
   earcon(earcon: Earcon, current?: () => boolean): void {
     if (this.state === 'stopped') return;
     this.#pending = { earcon, at: this.#clock.now(), current };
     if (this.state === 'earcon') this.#cut(`earcon ${earcon} replaces it`);
     else if (this.state === 'code') this.#cut(`earcon ${earcon} first`);
-    this.#next();
+    this.#schedule();
   }
 
   /** A TTS stream opened (true) or closed (false) on the speaker. */
@@ -177,11 +181,12 @@ export class PromptScheduler {
     if (this.state === 'stopped') return;
     if (active) {
       // The reply's sink.begin() has already replaced our stream: no stop() here, it would cut the reply.
+      if (this.state === 'earcon' || this.state === 'code') this.#out.released();
       this.#endPrompt('held', 'a reply took the speaker', 'cut');
       return;
     }
     this.#cell.transition('idle', 'the reply ended');
-    this.#next();
+    this.#schedule();
   }
 
   /** The wiring saw our stream end: played out, or failed. */
@@ -189,7 +194,7 @@ export class PromptScheduler {
     if (this.state !== 'earcon' && this.state !== 'code') return;
     // A failed speaker counts as spoken: retrying at once would loop on a broken device.
     this.#endPrompt('idle', how === 'drained' ? 'played' : 'speaker fault', 'spoken');
-    this.#next();
+    this.#schedule();
   }
 
   /** Cuts what plays and forgets everything (daemon stop). Idempotent. */
@@ -201,6 +206,22 @@ export class PromptScheduler {
     this.#repeatTimer = undefined;
     this.#activation = undefined;
     this.#pending = undefined;
+    this.#clock.clearTimeout(this.#kick);
+    this.#kick = undefined;
+  }
+
+  /**
+   * Starts what is due on the next turn of the event loop, never inside the caller: spawning aplay
+   * holds the thread for 50 ms (p50; p95 95 ms, measured on the test rig), which a press must not
+   * wait for — its listen start and pre-roll go out first. Also keeps a new stream from being
+   * begun inside the sink's own 'drained' emit.
+   */
+  #schedule(): void {
+    if (this.#kick) return;
+    this.#kick = this.#clock.setTimeout(() => {
+      this.#kick = undefined;
+      this.#next();
+    }, 0);
   }
 
   /** Starts what is due, when the speaker is ours and silent: a current earcon first, then the code. */

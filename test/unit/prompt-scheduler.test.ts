@@ -55,6 +55,9 @@ class FakeOutput implements PromptOutput {
   stop(): void {
     this.events.push('stop');
   }
+  released(): void {
+    this.events.push('released');
+  }
 }
 
 function rig(options: Partial<PromptSchedulerOptions> = {}) {
@@ -73,8 +76,9 @@ function rig(options: Partial<PromptSchedulerOptions> = {}) {
 
 test('the activation code is spoken digit by digit in the configured language, with gaps', () => {
   for (const language of ['en', 'zh'] as const) {
-    const { output, prompts } = rig({ language, digitGapMs: 250 });
+    const { clock, output, prompts } = rig({ language, digitGapMs: 250 });
     prompts.setActivation('418');
+    clock.advance(0);
     assert.deepEqual(output.events, [
       `play digit-${language}-4 ····· digit-${language}-1 ····· digit-${language}-8`,
     ]);
@@ -87,9 +91,11 @@ test('the activation code is spoken digit by digit in the configured language, w
 test('the code repeats 30 s after each reading ends, and stops once activated', () => {
   const { clock, output, prompts } = rig();
   prompts.setActivation('12');
+  clock.advance(0);
   assert.equal(output.events.length, 1);
   clock.advance(600);
   prompts.outputEnded('drained');
+  clock.advance(0);
   assert.equal(prompts.state, 'idle');
   assert.equal(clock.msToNext(), 30_000);
   clock.advance(29_999);
@@ -99,6 +105,7 @@ test('the code repeats 30 s after each reading ends, and stops once activated', 
   assert.match(output.events[1] ?? '', /^play digit-en-1 .* digit-en-2$/);
   // Activated while speaking: cut at once, nothing more, no timer left.
   prompts.setActivation(undefined);
+  clock.advance(0);
   assert.deepEqual(output.events.slice(2), ['stop']);
   assert.equal(prompts.state, 'idle');
   assert.equal(clock.pending, 0);
@@ -109,94 +116,129 @@ test('the code repeats 30 s after each reading ends, and stops once activated', 
 test('a press while activation waits speaks the code at once and restarts the 30 s', () => {
   const { clock, output, prompts } = rig();
   prompts.setActivation('7');
+  clock.advance(0);
   prompts.outputEnded('drained');
+  clock.advance(0);
   clock.advance(10_000);
   prompts.press();
+  clock.advance(0);
   assert.deepEqual(output.events, ['play digit-en-7', 'play digit-en-7']);
   // A press while it is being spoken adds nothing.
   prompts.press();
+  clock.advance(0);
   assert.equal(output.events.length, 2);
   prompts.outputEnded('drained');
+  clock.advance(0);
   assert.equal(clock.msToNext(), 30_000);
   // Without activation a press plays nothing.
   const other = rig();
   other.prompts.press();
+  other.clock.advance(0);
   assert.deepEqual(other.output.events, []);
 });
 
 test('the code never plays over TTS: it waits, and is spoken in full when the reply ends', () => {
   const { clock, output, prompts } = rig();
   prompts.setTts(true);
+  clock.advance(0);
   prompts.setActivation('35');
+  clock.advance(0);
   assert.deepEqual(output.events, []);
   assert.equal(prompts.state, 'held');
   clock.advance(5_000);
   prompts.setTts(false);
+  clock.advance(0);
   assert.deepEqual(output.events, ['play digit-en-3 ····· digit-en-5']);
   // A reply that starts while the code plays replaces our stream (sink.begin) — we do not stop()
   // (that would abort the reply) — and the code is spoken again, from the start, afterwards.
   prompts.setTts(true);
+  clock.advance(0);
   assert.equal(prompts.state, 'held');
-  assert.equal(output.events.length, 1);
+  assert.deepEqual(output.events.slice(1), ['released']);
   prompts.setTts(false);
-  assert.deepEqual(output.events.slice(1), ['play digit-en-3 ····· digit-en-5']);
+  clock.advance(0);
+  assert.deepEqual(output.events.slice(2), ['play digit-en-3 ····· digit-en-5']);
 });
 
-test('an earcon plays at once (synchronously: a press is never delayed), fire-and-forget', () => {
-  const { output, prompts } = rig();
+test('an earcon never holds the press: it starts on the next tick, after the caller is done', () => {
+  const { clock, output, prompts } = rig();
   const order: string[] = [];
   prompts.earcon('listening');
   order.push('listen start sent');
+  assert.deepEqual(output.events, [], 'nothing spawned inside the call');
+  clock.advance(0);
   assert.deepEqual(output.events, ['play earcon-listening']);
   assert.deepEqual(order, ['listen start sent']);
   assert.equal(prompts.state, 'earcon');
   prompts.outputEnded('drained');
   assert.equal(prompts.state, 'idle');
+  // Two requests within one tick: one start, of the later one.
+  prompts.earcon('volume');
+  prompts.earcon('error');
+  clock.advance(0);
+  assert.deepEqual(output.events.slice(1), ['play earcon-error']);
 });
 
 test('an earcon waiting behind TTS is dropped when stale or no longer current, played when still current', () => {
   const { clock, output, prompts, lines } = rig({ earconStaleMs: 500 });
   prompts.setTts(true);
+  clock.advance(0);
   prompts.earcon('volume');
+  clock.advance(0);
   clock.advance(3_000);
   prompts.setTts(false);
+  clock.advance(0);
   assert.deepEqual(output.events, [], 'a 3 s old volume blip after a reply is dropped');
   assert.ok(lines.some((l) => /earcon volume dropped: 3000 ms old/.test(l.msg)));
 
   let muted = true;
   prompts.setTts(true);
+  clock.advance(0);
   prompts.earcon('mute-on', () => muted);
+  clock.advance(0);
   muted = false;
   clock.advance(100);
   prompts.setTts(false);
+  clock.advance(0);
   assert.deepEqual(output.events, [], 'no longer current');
 
   prompts.setTts(true);
+  clock.advance(0);
   prompts.earcon('mute-off', () => true);
+  clock.advance(0);
   clock.advance(200);
   prompts.setTts(false);
+  clock.advance(0);
   assert.deepEqual(output.events, ['play earcon-mute-off']);
 });
 
 test('a newer earcon cuts the one playing; an earcon cuts the code, which is spoken again after it', () => {
   const { clock, output, prompts } = rig();
   prompts.earcon('volume');
+  clock.advance(0);
   prompts.earcon('volume');
+  clock.advance(0);
   assert.deepEqual(output.events, ['play earcon-volume', 'stop', 'play earcon-volume']);
   prompts.outputEnded('drained');
+  clock.advance(0);
 
   prompts.setActivation('9');
+  clock.advance(0);
   prompts.earcon('error');
+  clock.advance(0);
   assert.deepEqual(output.events.slice(3), ['play digit-en-9', 'stop', 'play earcon-error']);
   prompts.outputEnded('drained');
+  clock.advance(0);
   assert.deepEqual(output.events.slice(6), ['play digit-en-9']);
   prompts.outputEnded('drained');
+  clock.advance(0);
   assert.equal(clock.msToNext(), 30_000);
 });
 
 test('a prompt whose end is never reported ends by itself (length + slack); a fault counts as played', () => {
   const { clock, output, prompts, lines } = rig({ endSlackMs: 2_000 });
   prompts.setActivation('1');
+  clock.advance(0);
   clock.advance(2_099);
   assert.equal(prompts.state, 'code');
   clock.advance(1);
@@ -206,6 +248,7 @@ test('a prompt whose end is never reported ends by itself (length + slack); a fa
   assert.equal(clock.msToNext(), 30_000);
   clock.advance(30_000);
   prompts.outputEnded('fault');
+  clock.advance(0);
   assert.equal(clock.msToNext(), 30_000);
   assert.equal(output.events.length, 2);
 });
@@ -213,10 +256,15 @@ test('a prompt whose end is never reported ends by itself (length + slack); a fa
 test('sounds.enabled false: nothing ever plays, and it is said once', () => {
   const { clock, output, prompts, lines } = rig({ enabled: false });
   prompts.setActivation('123456');
+  clock.advance(0);
   prompts.press();
+  clock.advance(0);
   prompts.earcon('listening');
+  clock.advance(0);
   prompts.setTts(true);
+  clock.advance(0);
   prompts.setTts(false);
+  clock.advance(0);
   clock.advance(60_000);
   assert.deepEqual(output.events, []);
   assert.equal(prompts.state, 'stopped');
@@ -226,6 +274,7 @@ test('sounds.enabled false: nothing ever plays, and it is said once', () => {
 test('a code with other characters speaks its digits and warns; stop() silences and forgets all', () => {
   const { clock, output, prompts, lines } = rig();
   prompts.setActivation('12-3');
+  clock.advance(0);
   assert.match(output.events[0] ?? '', /^play digit-en-1 .* digit-en-2 .* digit-en-3$/);
   assert.ok(lines.some((l) => l.level === 40 && /not digits/.test(l.msg)));
   prompts.stop();
@@ -233,5 +282,6 @@ test('a code with other characters speaks its digits and warns; stop() silences 
   assert.deepEqual(output.events.slice(1), ['stop']);
   assert.equal(clock.pending, 0);
   prompts.earcon('listening');
+  clock.advance(0);
   assert.equal(output.events.length, 2);
 });

@@ -5,7 +5,7 @@
  *
  * Why not a time window ("mute the mic while the chime plays", wyoming-satellite's
  * --mic-seconds-to-mute-after-awake-wav, 0.5 s by default): the moment the chime is heard is not
- * known to the uplink. Press → chime at the speaker is 49 ms p50, 106 ms p95 on the test rig
+ * known to the uplink. Press → chime at the speaker is 15–49 ms p50, 40–106 ms p95 on the test rig
  * (test/integration/earcon-latency.test.ts) and differs per card, and arecord hands the mic over in
  * periods (125 ms by default), so a frame's capture time is known only to ±one period. A window
  * wide enough to be sure mutes ~300–450 ms after every press, and with it the first syllable of a
@@ -45,7 +45,7 @@ export interface ChimeGateOptions {
 }
 
 export const DEFAULT_GATE_THRESHOLD = 0.6;
-/** Covers the p95 press → speaker latency (106 ms) three times over, plus the chime. */
+/** Covers the p95 press → speaker latency (≤ 106 ms in our runs) three times over, plus the chime. */
 export const DEFAULT_GATE_SEARCH_MS = 600;
 export const DEFAULT_GATE_TAIL_MS = 40;
 export const DEFAULT_GATE_MIN_OVERLAP_MS = 15;

@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 # - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/
 #   metrics.test.ts); 12 packages, 22.5 MB, ~10 s. The Prometheus server it also ships is not
 #   wanted: where systemd runs, its postinst starts it, so a fresh install stops it again below;
-# - systemd-journal-remote: writes the real journal files the fleet report's test reads.
-APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote)
+# - systemd-journal-remote: writes the real journal files the fleet report's test reads;
+# - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes.
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote espeak-ng sox)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -23,6 +23,9 @@ commands:
                          clock and systemd: one ✓/✗ line each with its fix; exit 1 if any fails
   dev-server [options]   run the embedded xiaozhi-compatible server (see: speakerd dev-server --help)
   demo                   dev-server + simulated device + one scripted turn, then exit
+  wakeword score FILE.wav… [--model PATH[:phrase[:threshold]]]… [--json] [--no-pad]
+                         score WAV files with wake-word models as the daemon would: max score,
+                         its frame and the detections per file and model (--json: every frame)
   config-doc             print the config reference (Markdown)
   help                   this text
 
@@ -51,6 +54,7 @@ export type Command =
   | { readonly name: 'dev-server'; readonly argv: string[] }
   | { readonly name: 'doctor'; readonly argv: string[] }
   | { readonly name: 'demo'; readonly argv: string[] }
+  | { readonly name: 'wakeword'; readonly argv: string[] }
   | { readonly name: 'config-doc' }
   | { readonly name: 'help' }
   | { readonly name: 'usage-error'; readonly message: string };
@@ -90,6 +94,7 @@ export function parseCommand(argv: readonly string[]): Command {
       case 'dev-server':
       case 'doctor':
       case 'demo':
+      case 'wakeword':
         return { name, argv: rest };
       case 'config-doc':
         return { name };

@@ -45,6 +45,7 @@ import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 import { packageVersion } from './version.js';
+import { runWakeword } from './wakeword/score.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
 const NETWORK_POLL_MS = 2000;
@@ -258,6 +259,10 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(cmd.argv, io);
     case 'demo':
       return runDemo(io.out);
+    case 'wakeword':
+      return runWakeword(cmd.argv, io, {
+        log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
+      });
     case 'run':
       return run(cmd.options);
   }

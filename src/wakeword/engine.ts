@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Random } from '../core/random.js';
 import {
   AudioFeatures,
+  checkFeatureModels,
   EMBEDDING_SIZE,
   type FeatureModels,
   FRAME_SAMPLES,
@@ -118,6 +119,7 @@ export class WakeWordEngine {
         melspectrogram: await track(loaded, loadModel(ort, `${dir}/melspectrogram.onnx`)),
         embedding: await track(loaded, loadModel(ort, `${dir}/embedding_model.onnx`)),
       };
+      checkFeatureModels(features);
       const specs: { spec: KeywordSpec; model: LoadedModel; frames: number }[] = [];
       for (const spec of options.keywords) {
         const model = await track(loaded, loadModel(ort, spec.path));

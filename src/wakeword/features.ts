@@ -64,6 +64,12 @@ export interface FeatureModels {
   readonly embedding: LoadedModel;
 }
 
+/** Refuses models in the wrong role before anything runs them (ONNX Runtime's own rank error says no fix). */
+export function checkFeatureModels(models: FeatureModels): void {
+  checkDims(models.melspectrogram, [null, null], 'melspectrogram');
+  checkDims(models.embedding, [null, MEL_WINDOW, MEL_BINS, 1], 'embedding');
+}
+
 /**
  * Embeddings of a whole clip in one batch: utils.py `AudioFeatures._get_embeddings` (mel of the whole
  * clip, windows of 76 rows every 8 rows, short windows dropped). Used once, for the start-up state.
@@ -143,8 +149,7 @@ export class AudioFeatures {
     readonly models: FeatureModels,
     options: AudioFeaturesOptions,
   ) {
-    checkDims(models.melspectrogram, [null, null], 'melspectrogram');
-    checkDims(models.embedding, [null, MEL_WINDOW, MEL_BINS, 1], 'embedding');
+    checkFeatureModels(models);
     const n = options.embeddingFrames;
     if (!Number.isInteger(n) || n < 1)
       throw new RangeError(`embeddingFrames must be a positive integer, not ${n}`);

@@ -89,7 +89,8 @@ export function parseModelArg(arg: string): ModelArg {
   return { path, phrase: phrase === '' ? undefined : phrase, threshold: t };
 }
 
-const fmt = (x: number) => x.toPrecision(7);
+/** Scores for reading: 4 decimals, and tiny ones as 9.3e-5 rather than 0.0000. */
+const fmt = (x: number) => (x === 0 || x >= 0.001 ? x.toFixed(4) : x.toExponential(1));
 /** A float32 score written so that it reads back as the same float32 (9 significant digits). */
 const f32 = (x: number) => Number(x.toPrecision(9));
 
@@ -114,6 +115,18 @@ files: 16 kHz mono 16-bit PCM WAV (convert others with sox or ffmpeg, the error 
 export interface ScoreDeps {
   readonly log: Logger;
   readonly random?: Random;
+}
+
+/** `speakerd wakeword <subcommand>`; `score` is the only one. */
+export async function runWakeword(argv: readonly string[], io: ScoreIo, deps: ScoreDeps): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === 'score') return runWakewordScore(rest, io, deps);
+  if (sub === undefined || sub === 'help' || sub === '--help' || sub === '-h') {
+    io.out(SCORE_USAGE);
+    return 0;
+  }
+  io.err(`speakerd wakeword: unknown subcommand ${JSON.stringify(sub)}\n\n${SCORE_USAGE}`);
+  return 2;
 }
 
 /** `speakerd wakeword score …`: 0 when every file was scored, 1 on a file or model error, 2 on usage. */

@@ -261,6 +261,7 @@ async function main(argv: string[]): Promise<number> {
       return runDemo(io.out);
     case 'wakeword':
       return runWakeword(cmd.argv, io, {
+        env: io.env,
         log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
       });
     case 'run':

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
+import { EX_CONFIG, formatConfigErrors, loadConfig } from '../config/load.js';
 import { describeError } from '../core/errors.js';
 import { type Random, seededRandom } from '../core/random.js';
 import { WakeWordEngine } from './engine.js';
@@ -99,21 +100,26 @@ export interface ScoreIo {
   readonly err: (line: string) => void;
 }
 
-export const SCORE_USAGE = `usage: speakerd wakeword score FILE.wav… --model PATH[:phrase[:threshold]]… [options]
+export const SCORE_USAGE = `usage: speakerd wakeword score FILE.wav… [--model PATH[:phrase[:threshold]]]… [options]
 
 Scores each file as the daemon scores the mic (openWakeWord: 1280-sample chunks, 1 s of zeros
 before and after) and prints, per file and model, the max score, its frame and the detections.
+Without --model, the models of the config's wakeWord section (enabled or not).
 
 options:
   --model PATH[:phrase[:threshold]]   a keyword model (.onnx); repeatable; threshold default ${DEFAULT_THRESHOLD}
-  --feature-model-dir DIR             melspectrogram.onnx + embedding_model.onnx (default: the first model's directory)
-  --refractory-ms N                   detections closer than this count once (default ${DEFAULT_REFRACTORY_MS})
+  --config F                          the config to take wakeWord.* from (default as for run)
+  --feature-model-dir DIR             melspectrogram.onnx + embedding_model.onnx (default: wakeWord.featureModelDir,
+                                      else the first model's directory)
+  --refractory-ms N                   detections closer than this count once (default: wakeWord.refractoryMs, ${DEFAULT_REFRACTORY_MS})
   --no-pad                            score the file as it is, without the 2 × 1 s of silence
   --json                              one JSON document with the per-frame trace of every model
 files: 16 kHz mono 16-bit PCM WAV (convert others with sox or ffmpeg, the error says how)`;
 
 export interface ScoreDeps {
   readonly log: Logger;
+  /** For the config (SPEAKERD_CONFIG and the other overrides) when no --model is given. */
+  readonly env: NodeJS.ProcessEnv;
   readonly random?: Random;
 }
 
@@ -146,7 +152,31 @@ export async function runWakewordScore(
     io.out(SCORE_USAGE);
     return 0;
   }
-  const { files, models, featureModelDir, refractoryMs, pad, json } = parsed;
+  const { files, pad, json } = parsed;
+  let { models, featureModelDir, refractoryMs } = parsed;
+  if (models.length === 0) {
+    // The configured models, as the daemon would run them.
+    const loaded = loadConfig({
+      ...(parsed.configPath === undefined ? {} : { path: parsed.configPath }),
+      env: deps.env,
+    });
+    if (!loaded.ok) {
+      io.err(formatConfigErrors(loaded.errors, loaded.source));
+      return EX_CONFIG;
+    }
+    const w = loaded.config.wakeWord;
+    models = w.models.map((m) => ({ path: m.path, phrase: m.phrase, threshold: m.threshold }));
+    if (models.length === 0) {
+      io.err(
+        `speakerd wakeword score: no model: give --model PATH[:phrase[:threshold]] or set wakeWord.models in ${loaded.source}\n\n${SCORE_USAGE}`,
+      );
+      return 2;
+    }
+    featureModelDir ??= w.featureModelDir;
+    refractoryMs ??= w.refractoryMs;
+  }
+  const featureDir = featureModelDir ?? dirname(models[0]?.path ?? '.');
+  const refractory = refractoryMs ?? DEFAULT_REFRACTORY_MS;
   const report: unknown[] = [];
   let failed = false;
   for (const file of files) {
@@ -165,7 +195,7 @@ export async function runWakewordScore(
     let engine: WakeWordEngine;
     try {
       engine = await WakeWordEngine.create({
-        featureModelDir,
+        featureModelDir: featureDir,
         keywords: models.map((m) => ({ path: m.path })),
         random: deps.random ?? seededRandom(0),
         log: deps.log,
@@ -198,7 +228,7 @@ export async function runWakewordScore(
         threshold: m.threshold,
         max: trace.length > 0 ? f32(max) : null,
         maxFrame: trace.length > 0 ? maxFrame : null,
-        detections: detections(trace, m.threshold, refractoryMs),
+        detections: detections(trace, m.threshold, refractory),
         trace,
       };
     });
@@ -240,6 +270,7 @@ function parse(argv: readonly string[]) {
     args: [...argv],
     options: {
       model: { type: 'string', multiple: true },
+      config: { type: 'string' },
       'feature-model-dir': { type: 'string' },
       'refractory-ms': { type: 'string' },
       'no-pad': { type: 'boolean', default: false },
@@ -251,17 +282,15 @@ function parse(argv: readonly string[]) {
   });
   if (values.help === true) return 'help' as const;
   if (positionals.length === 0) throw new Error('no WAV file given');
-  const models = (values.model ?? []).map(parseModelArg);
-  const first = models[0];
-  if (first === undefined) throw new Error('no model given: --model PATH[:phrase[:threshold]]');
-  const refractoryMs =
-    values['refractory-ms'] === undefined ? DEFAULT_REFRACTORY_MS : Number(values['refractory-ms']);
-  if (!Number.isFinite(refractoryMs) || refractoryMs < 0)
+  const refractoryMs = values['refractory-ms'] === undefined ? undefined : Number(values['refractory-ms']);
+  if (refractoryMs !== undefined && (!Number.isFinite(refractoryMs) || refractoryMs < 0)) {
     throw new Error('--refractory-ms must be a number ≥ 0');
+  }
   return {
     files: positionals,
-    models,
-    featureModelDir: values['feature-model-dir'] ?? dirname(first.path),
+    models: (values.model ?? []).map(parseModelArg),
+    configPath: values.config,
+    featureModelDir: values['feature-model-dir'],
     refractoryMs,
     pad: values['no-pad'] !== true,
     json: values.json === true,

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
   MODEL_DIR,
@@ -18,6 +21,10 @@ import {
 const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const skip = await ortSkipReason();
 const ref = referenceScores();
+const dir = mkdtempSync(join(tmpdir(), 'speakerd-wakeword-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const EMPTY_CONFIG = join(dir, 'empty.json');
+writeFileSync(EMPTY_CONFIG, '{}');
 
 function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [MAIN, 'wakeword', ...args], {
@@ -129,10 +136,35 @@ test('a missing model: exit 1 with the fix; usage errors: exit 2', async () => {
   const missing = await run(['score', `${REFERENCE_DIR}/alexa_test.wav`, '--model', '/nonexistent/x.onnx']);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /cannot read model \/nonexistent\/.*\.onnx.*fix:/);
-  const noModel = await run(['score', `${REFERENCE_DIR}/alexa_test.wav`]);
+  const noModel = await run(['score', `${REFERENCE_DIR}/alexa_test.wav`, '--config', EMPTY_CONFIG]);
   assert.equal(noModel.code, 2);
-  assert.match(noModel.err, /no model given/);
+  assert.match(noModel.err, /no model: give --model .* or set wakeWord\.models/);
   const badSub = await run(['frob']);
   assert.equal(badSub.code, 2);
   assert.match(badSub.err, /unknown subcommand "frob"/);
+});
+
+test('without --model: the models of the config (wakeWord.models), off or on', { skip }, async () => {
+  const config = join(dir, 'wakeword.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      wakeWord: {
+        enabled: false,
+        models: [{ path: mycroft, phrase: 'hey mycroft', threshold: 0.9 }],
+        featureModelDir: MODEL_DIR,
+        refractoryMs: 1000,
+      },
+    }),
+  );
+  const r = await run(['score', `${REFERENCE_DIR}/hey_mycroft_test.wav`, '--config', config]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(
+    r.out,
+    /hey_mycroft_v0\.1 "hey mycroft": max 1\.0000 at frame 22 .*threshold 0\.9: 1 detection: frame 21/,
+  );
+  writeFileSync(config, JSON.stringify({ wakeWord: { enabled: true } }));
+  const bad = await run(['score', `${REFERENCE_DIR}/hey_mycroft_test.wav`, '--config', config]);
+  assert.equal(bad.code, 78);
+  assert.match(bad.err, /wakeWord\.models: wakeWord\.enabled needs at least one entry/);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
+import { configSchema } from '../../src/config/schema.js';
 import { seededRandom } from '../../src/core/random.js';
 import { WakeWordEngine } from '../../src/wakeword/engine.js';
 import { loadOrt, WakeWordError } from '../../src/wakeword/onnx.js';
@@ -202,4 +203,23 @@ test('detections: a rising edge through the threshold, once per refractory time'
   assert.deepEqual(detections(trace, 0.5, 1000), [1, 26]); // frame 4 is 240 ms after frame 1
   assert.deepEqual(detections(trace, 0.5, 2001), [1]); // frame 26 is 2000 ms after frame 1
   assert.deepEqual(detections([0.5], 0.5, 0), [0]); // reaching the threshold counts
+});
+
+test('config: wakeWord is off with no models by default; enabled needs a model; thresholds in (0, 1]', () => {
+  const w = configSchema.parse({}).wakeWord;
+  assert.deepEqual(w, { enabled: false, models: [], refractoryMs: 2000 });
+  const on = configSchema.safeParse({ wakeWord: { enabled: true } });
+  assert.equal(on.success, false);
+  assert.match(JSON.stringify(on.error?.issues), /wakeWord\.enabled needs at least one entry/);
+  const model = { path: '/m/x.onnx', phrase: '你好小智' };
+  assert.equal(
+    configSchema.parse({ wakeWord: { enabled: true, models: [model] } }).wakeWord.models[0]?.threshold,
+    0.5,
+  );
+  assert.equal(configSchema.safeParse({ wakeWord: { models: [{ ...model, threshold: 0 }] } }).success, false);
+  assert.equal(
+    configSchema.safeParse({ wakeWord: { models: [{ path: '/m/x.onnx' }] } }).success,
+    false,
+    'phrase is required',
+  );
 });

@@ -208,6 +208,11 @@ export async function runWakewordScore(
     let traces: Float32Array[];
     try {
       traces = await scoreClip(engine, pcm, padSamples);
+    } catch (err) {
+      // A model that loads but fails to run (an unexpected output shape…): this file fails, the rest go on.
+      failed = true;
+      io.err(`speakerd wakeword score: ${file}: ${describeError(err)}`);
+      continue;
     } finally {
       await engine.close();
     }

@@ -28,6 +28,9 @@ commands:
                          reconnects and causes, faults, turns, reply latency, last error
                          (see: speakerd fleet-report --help)
   demo                   dev-server + simulated device + one scripted turn, then exit
+  wakeword score FILE.wav… [--model PATH[:phrase[:threshold]]]… [--json] [--no-pad]
+                         score WAV files with wake-word models as the daemon would: max score,
+                         its frame and the detections per file and model (--json: every frame)
   config-doc             print the config reference (Markdown)
   help                   this text
 
@@ -57,6 +60,7 @@ export type Command =
   | { readonly name: 'doctor'; readonly argv: string[] }
   | { readonly name: 'demo'; readonly argv: string[] }
   | { readonly name: 'fleet-report'; readonly argv: string[] }
+  | { readonly name: 'wakeword'; readonly argv: string[] }
   | { readonly name: 'config-doc' }
   | { readonly name: 'help' }
   | { readonly name: 'usage-error'; readonly message: string };
@@ -97,6 +101,7 @@ export function parseCommand(argv: readonly string[]): Command {
       case 'doctor':
       case 'demo':
       case 'fleet-report':
+      case 'wakeword':
         return { name, argv: rest };
       case 'config-doc':
         return { name };

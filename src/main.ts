@@ -48,6 +48,7 @@ import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 import { packageVersion } from './version.js';
+import { runWakeword } from './wakeword/score.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
 const NETWORK_POLL_MS = 2000;
@@ -317,6 +318,11 @@ async function main(argv: string[]): Promise<number> {
         stdin: process.stdin,
         nowMs: Date.now,
         random: systemRandom,
+      });
+    case 'wakeword':
+      return runWakeword(cmd.argv, io, {
+        env: io.env,
+        log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
       });
     case 'run':
       return run(cmd.options);

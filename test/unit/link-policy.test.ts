@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CloseFacts, classifyEnd, handshakeHeaders } from '../../src/session/link-policy.js';
+import {
+  type CloseFacts,
+  classifyEnd,
+  handshakeHeaders,
+  REFUSAL_MAX_MS,
+} from '../../src/session/link-policy.js';
 
 const base: CloseFacts = {
   code: 1006,
@@ -10,10 +15,12 @@ const base: CloseFacts = {
   preHelloText: [],
   httpStatus: undefined,
   localCause: undefined,
+  // Slow by default: the cases below that are not about refusals ran into a wait of ours.
+  attemptMs: 5000,
 };
 
-test('1000/1001/1005 after a ready session are routine (protocol.md §8.2)', () => {
-  for (const code of [1000, 1001, 1005]) {
+test('1000/1001/1005/1012 after a ready session are routine (protocol.md §8.2; 1012: Service Restart)', () => {
+  for (const code of [1000, 1001, 1005, 1012]) {
     assert.deepEqual(classifyEnd({ ...base, code, wasReady: true, openForMs: 5000 }), {
       kind: 'routine',
       code,
@@ -31,12 +38,30 @@ test('1006, 1011, 1009 and closes before the hello are faults', () => {
   );
   const early = classifyEnd({ ...base, code: 1000, openForMs: 50 });
   assert.deepEqual(early, { kind: 'fault', cause: 'server closed 1000 before hello', afterUpgrade: true });
-  const refused = classifyEnd({ ...base, localCause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9' });
-  assert.deepEqual(refused, {
+  const timedOut = classifyEnd({ ...base, localCause: 'Opening handshake has timed out', attemptMs: 10_000 });
+  assert.deepEqual(timedOut, {
     kind: 'fault',
-    cause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9',
+    cause: 'Opening handshake has timed out',
     afterUpgrade: false,
   });
+  assert.equal(classifyEnd({ ...base, code: 1013, wasReady: true, openForMs: 10 }).kind, 'fault');
+});
+
+test('turned down at once before the upgrade is a refusal: a reset, a dropped proxy connection, a 502/503', () => {
+  const at = (attemptMs: number, f: Partial<CloseFacts>) => classifyEnd({ ...base, attemptMs, ...f });
+  assert.deepEqual(at(3, { localCause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9' }), {
+    kind: 'refused',
+    cause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9',
+  });
+  assert.deepEqual(at(40, { localCause: 'socket hang up' }), { kind: 'refused', cause: 'socket hang up' });
+  assert.deepEqual(at(40, {}), { kind: 'refused', cause: 'connection closed 1006 before the upgrade' });
+  assert.deepEqual(at(120, { httpStatus: 502 }), { kind: 'refused', cause: 'upgrade refused with HTTP 502' });
+  assert.equal(at(120, { httpStatus: 503 }).kind, 'refused');
+  // Not refusals: slower than REFUSAL_MAX_MS, another status, credentials, or after the upgrade.
+  assert.equal(at(REFUSAL_MAX_MS, { localCause: 'ECONNREFUSED' }).kind, 'fault');
+  assert.equal(at(120, { httpStatus: 404 }).kind, 'fault');
+  assert.equal(at(120, { httpStatus: 401 }).kind, 'auth');
+  assert.equal(at(120, { openForMs: 5, code: 1006 }).kind, 'fault');
 });
 
 test('a local cause (timeouts, send failures) wins over the close code', () => {

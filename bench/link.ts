@@ -15,8 +15,8 @@
  */
 import { connectionSchema } from '../src/config/schema.js';
 import { Backoff } from '../src/core/backoff.js';
-import { backoffPolicy } from '../src/session/supervisor.js';
 import { type Random, systemRandom } from '../src/core/random.js';
+import { backoffPolicy } from '../src/session/supervisor.js';
 import { Rig } from '../test/integration/harness.js';
 import { whenLink } from './device.js';
 import { median, percentile } from './stats.js';

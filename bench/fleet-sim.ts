@@ -104,6 +104,8 @@ export class SimDevice {
   readonly attempts: number[] = [];
   /** clock.now() of every entry into `ready`. */
   readonly ready: number[] = [];
+  /** clock.now() of every exit from `ready` (the device saw its session end). */
+  readonly lost: number[] = [];
   /** clock.now() of every credential refresh. */
   readonly refreshes: number[] = [];
   readonly supervisor: SessionSupervisor;
@@ -134,8 +136,9 @@ export class SimDevice {
       random,
       log,
     });
-    this.supervisor.on('state', (to) => {
+    this.supervisor.on('state', (to, from) => {
       if (to === 'ready') push(this.ready, clock.now());
+      else if (from === 'ready') push(this.lost, clock.now());
     });
   }
 

@@ -24,7 +24,7 @@ export const REFUSAL_MAX_MS = 2000;
 const SERVER_GONE_STATUSES: ReadonlySet<number> = new Set([502, 503]);
 
 export type AttemptEnd =
-  /** Server closed with 1000/1001/1005 after a ready session. */
+  /** Server closed with a ROUTINE_CLOSE_CODES code after a ready session. */
   | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
   /**
    * Turned down at once before any upgrade (REFUSAL_MAX_MS): nothing listens, or a proxy answered

@@ -7,7 +7,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type Fleet, type FleetServer, sleep, waitUntil } from './fleet-sim.js';
-import { perMinute, type RateFigures, rateFigures } from './fleet-stats.js';
+import { peakRate, perMinute, type RateFigures, rateFigures } from './fleet-stats.js';
 import { percentile } from './stats.js';
 
 export interface LoopDelay {
@@ -34,6 +34,39 @@ export async function connectAll(fleet: Fleet): Promise<void> {
   await fleet.allReadySince(t0, 30_000 + fleet.devices.length * 20, 'every device ready at start');
 }
 
+/**
+ * The outage's first seconds, from the first device seeing its close: where a fleet closed at once
+ * makes its first attempts. 2.5 s puts the border half-way between the naive fleet's lockstep
+ * retries (1, 2, 3 s after its close), so it never cuts the baseline's burst in two, even when a
+ * loaded loop smears that burst by a few hundred ms.
+ */
+export const OUTAGE_FIRST_MS = 2500;
+
+/** What a server sees of one phase: attempts, and their peak rates through 1 s and 100 ms windows. */
+export interface PhaseRates {
+  readonly attempts: number;
+  /** attempts/s through the busiest 1 s window inside the phase. */
+  readonly peak1s: number;
+  /** attempts/s through the busiest 100 ms window inside the phase. */
+  readonly peak100ms: number;
+}
+
+/**
+ * The phases of a restart, by the time of the attempt: the outage's first seconds (from the stop),
+ * the rest of the outage, after the restart (from the new server listening), and all of them at
+ * once (windows across the phases' borders too).
+ */
+export interface RestartPhases {
+  readonly outageFirst: PhaseRates;
+  readonly outageRest: PhaseRates;
+  readonly after: PhaseRates;
+  readonly whole: PhaseRates;
+}
+
+function phaseRates(times: readonly number[]): PhaseRates {
+  return { attempts: times.length, peak1s: peakRate(times, 1000), peak100ms: peakRate(times, 100) };
+}
+
 export interface RestartResult extends RateFigures {
   readonly kind: string;
   readonly devices: number;
@@ -53,6 +86,9 @@ export interface RestartResult extends RateFigures {
   readonly afterAttemptsPerDevice: number;
   /** Connection attempts beyond one per device before the stop (should be 0: a fresh backoff). */
   readonly startRetries: number;
+  /** From the stop to the first and the last device seeing its session end. */
+  readonly closeSeenMs: { readonly first: number; readonly last: number };
+  readonly phases: RestartPhases;
   readonly loop: LoopDelay;
 }
 
@@ -68,7 +104,9 @@ export async function restartScenario(
   await connectAll(fleet);
   const n = fleet.devices.length;
   const startRetries = fleet.allAttempts().length - n;
-  await sleep(200);
+  // Settled sessions, as on any day a server is restarted: past authFailureWindowMs the 1001 is a
+  // routine close, not "closed right after hello" (supervisor.ts #afterEnd: backed off as a fault).
+  await sleep(fleet.config.authFailureWindowMs + 500);
   const { value, loop } = await withLoopDelay(async () => {
     const stopAt = fleet.clock.now();
     await server.stop();
@@ -90,6 +128,14 @@ export async function restartScenario(
   const all = fleet.allAttempts();
   const outage = all.filter((t) => t >= stopAt && t < upAt);
   const after = all.filter((t) => t >= upAt);
+  const seen = fleet.devices.map((d) => d.lost.find((t) => t >= stopAt) ?? Number.NaN);
+  const restAt = Math.min(Math.min(...seen) + OUTAGE_FIRST_MS, upAt);
+  const phases: RestartPhases = {
+    outageFirst: phaseRates(outage.filter((t) => t < restAt)),
+    outageRest: phaseRates(outage.filter((t) => t >= restAt)),
+    after: phaseRates(after),
+    whole: phaseRates(all.filter((t) => t >= stopAt)),
+  };
   const readyAfter = fleet.devices.map((d) => (d.firstReadyAfter(upAt) ?? Number.NaN) - upAt);
   return {
     kind: fleet.kind,
@@ -104,6 +150,11 @@ export async function restartScenario(
     outagePeak1s: rateFigures(outage, stopAt).peak1s,
     afterAttemptsPerDevice: after.length / n,
     startRetries,
+    closeSeenMs: {
+      first: Math.min(...seen) - stopAt,
+      last: Math.max(...seen) - stopAt,
+    },
+    phases,
     loop,
   };
 }

@@ -16,14 +16,32 @@ import type { Connector } from '../src/transport/connection.js';
 import { wsConnector } from '../src/transport/ws-connector.js';
 
 /**
- * jittered: the shipped policy (full jitter, 500 ms → 30 s, routine reconnect within ≤ 1 s).
- * naive: the same supervisor with base = cap = routine = 1 s and a constant random source: full
- * jitter is `random × ceiling`, so every retry comes 999 ms after the last failure, and a fleet
- * dropped by one server stop retries in lockstep, as a fixed-interval client does.
+ * shipped: the shipped policy (core/backoff.ts: after a routine close a phase over
+ * routineReconnectMs, then that period while refused, for restartRetryForMs; faults: full jitter
+ * 500 ms → 30 s).
+ * before: the policy before issue 13 §6, as configuration of the same code: the first attempt after
+ * a routine close within 1 s (routineReconnectMs 1000), every refusal on the exponential with full
+ * jitter 500 ms → 30 s from the first (restartRetryForMs 0). Same draws as that code made.
+ * naive: the same supervisor with base = cap = routine = 1 s, no restart schedule and a constant
+ * random source: full jitter is `random × ceiling`, so every retry comes 999 ms after the last
+ * failure, and a fleet dropped by one server stop retries in lockstep, as a fixed-interval client does.
  */
-export type FleetKind = 'jittered' | 'naive';
+export type FleetKind = 'shipped' | 'before' | 'naive';
 
 const NAIVE_INTERVAL_MS = 1000;
+
+/** The connection config of each kind (beyond the shipped defaults). */
+const KIND_CONNECTION: Readonly<Record<FleetKind, Partial<ConnectionConfig>>> = {
+  shipped: {},
+  before: { routineReconnectMs: 1000, restartRetryForMs: 0 },
+  naive: {
+    backoffBaseMs: NAIVE_INTERVAL_MS,
+    backoffCapMs: NAIVE_INTERVAL_MS,
+    routineReconnectMs: NAIVE_INTERVAL_MS,
+    restartRetryForMs: 0,
+  },
+};
+
 /** Just under 1, as a Random must be: floor(x × 1000) = 999. */
 const NAIVE_RANDOM: Random = () => 1 - 2 ** -20;
 /** Timestamps kept per device and kind: far more than any scenario makes, bounded all the same. */
@@ -86,6 +104,8 @@ export class SimDevice {
   readonly attempts: number[] = [];
   /** clock.now() of every entry into `ready`. */
   readonly ready: number[] = [];
+  /** clock.now() of every exit from `ready` (the device saw its session end). */
+  readonly lost: number[] = [];
   /** clock.now() of every credential refresh. */
   readonly refreshes: number[] = [];
   readonly supervisor: SessionSupervisor;
@@ -116,8 +136,9 @@ export class SimDevice {
       random,
       log,
     });
-    this.supervisor.on('state', (to) => {
+    this.supervisor.on('state', (to, from) => {
       if (to === 'ready') push(this.ready, clock.now());
+      else if (from === 'ready') push(this.lost, clock.now());
     });
   }
 
@@ -139,9 +160,9 @@ export interface FleetOptions {
   readonly url: string;
   /** Number of the first device (Device-Id); keeps two fleets' ids apart. */
   readonly firstId?: number;
-  /** jittered only: device i draws from seededRandom(seed + i); Math.random when absent. */
+  /** shipped and before: device i draws from seededRandom(seed + i); Math.random when absent. */
   readonly seed?: number;
-  /** jittered only: ConnectionConfig values instead of the shipped ones (the test's auth run). */
+  /** shipped and before: ConnectionConfig values on top of the kind's (the test's auth run). */
   readonly connection?: Partial<ConnectionConfig>;
   /** The initial tokens, and what a refresh hands out (undefined: the same token again). */
   readonly issuer?: TokenIssuer;
@@ -161,13 +182,7 @@ export class Fleet {
     this.url = o.url;
     this.issuer = o.issuer;
     this.config = connectionSchema.parse(
-      o.kind === 'naive'
-        ? {
-            backoffBaseMs: NAIVE_INTERVAL_MS,
-            backoffCapMs: NAIVE_INTERVAL_MS,
-            routineReconnectMs: NAIVE_INTERVAL_MS,
-          }
-        : { ...o.connection },
+      o.kind === 'naive' ? KIND_CONNECTION.naive : { ...KIND_CONNECTION[o.kind], ...o.connection },
     );
     // One silent logger: the bench measures the connection policy, not log formatting.
     const log = pino({ level: 'silent' });

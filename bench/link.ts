@@ -7,8 +7,8 @@
  *    ping's answer waits a whole interval for the next ping, then the pong timeout).
  *  - server restart → ready: the dev-server stops (1001 to every client), comes back on the same
  *    port `downMs` later; time from the new server listening to the device's `ready`. Set against a
- *    model of the policy (routine reconnect delay, then full-jitter backoff) run on the real
- *    Backoff class with the measured outage.
+ *    model of the policy (the restart schedule: a phase in [0, routineReconnectMs) after the routine
+ *    close, then that period while refused) run on the real Backoff class with the measured outage.
  *
  * Imports the test harness, which installs process-wide unhandled-rejection recorders: run it in a
  * process of its own (scripts/measure.ts; the bench starts that as a child).
@@ -16,6 +16,7 @@
 import { connectionSchema } from '../src/config/schema.js';
 import { Backoff } from '../src/core/backoff.js';
 import { type Random, systemRandom } from '../src/core/random.js';
+import { backoffPolicy } from '../src/session/supervisor.js';
 import { Rig } from '../test/integration/harness.js';
 import { whenLink } from './device.js';
 import { median, percentile } from './stats.js';
@@ -97,9 +98,10 @@ const REFUSED_ATTEMPT_MS = 2;
 
 /**
  * What the policy predicts for "server back → next attempt" after an outage of `outageMs` (from
- * the close the device saw to the server listening again): the first attempt after a routine
- * close (1001 from a session older than authFailureWindowMs) waits uniform [0, routineReconnectMs),
- * every refused attempt after it the real Backoff's next full-jitter delay. The handshake itself
+ * the close the device saw to the server listening again): the real Backoff's schedule, as the
+ * supervisor drives it: the first attempt after a routine close (1001 from a session older than
+ * authFailureWindowMs) at afterRoutineClose(), every refused attempt (the proxy drops the
+ * connection at once: link-policy.ts `refused`) followed by afterRefusal(). The handshake itself
  * (TCP, upgrade, hello: ~5 ms on loopback) is not in the model.
  */
 export function restartModel(
@@ -111,9 +113,12 @@ export function restartModel(
 ): RestartModel {
   const waits: number[] = [];
   for (let i = 0; i < draws; i++) {
-    const backoff = new Backoff({ baseMs: cfg.backoffBaseMs, capMs: cfg.backoffCapMs }, random);
-    let t = Math.floor(random() * cfg.routineReconnectMs);
-    while (t < outageMs) t += REFUSED_ATTEMPT_MS + backoff.next();
+    const backoff = new Backoff(backoffPolicy(cfg), random);
+    let t = backoff.afterRoutineClose(0);
+    while (t < outageMs) {
+      t += REFUSED_ATTEMPT_MS;
+      t += backoff.afterRefusal(t);
+    }
     waits.push(t - outageMs);
   }
   // The slowest of `devices`: with 20 devices one of them lands past the single-device p95 in

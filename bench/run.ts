@@ -271,10 +271,10 @@ function reportRestart(r: RestartResult): void {
   );
   out(`         links settled (past authFailureWindowMs), fresh backoff: ${list(r.timesMs)} s`);
   out(
-    `         policy model (real Backoff, measured outage ${sec(r.outageMs)}, routine delay < ${sec(r.routineReconnectMs)}, then full jitter`,
+    `         policy model (real Backoff, measured outage ${sec(r.outageMs)}, routine delay < ${sec(r.routineReconnectMs)}, then that period`,
   );
   out(
-    `         from ${sec(r.backoffBaseMs)}): one device p50 ${sec(m.p50Ms)} p95 ${sec(m.p95Ms)} p99 ${sec(m.p99Ms)}; slowest of ${m.devices} p50 ${sec(m.maxP50Ms)} p99 ${sec(m.maxP99Ms)}`,
+    `         while refused): one device p50 ${sec(m.p50Ms)} p95 ${sec(m.p95Ms)} p99 ${sec(m.p99Ms)}; slowest of ${m.devices} p50 ${sec(m.maxP50Ms)} p99 ${sec(m.maxP99Ms)}`,
   );
   out(
     `         median ${sec(r.medianMs)} (${(r.medianMs / m.p50Ms).toFixed(2)}× model)   max ${sec(r.maxMs)} (${(r.maxMs / m.maxP50Ms).toFixed(2)}× model)   goal max ≤ model p99 + ${GOALS.restartSlackMs} ms handshake = ${sec(goalMs)}   ${mark(r.maxMs <= goalMs)}`,

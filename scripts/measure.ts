@@ -38,7 +38,7 @@ function printRestart(r: RestartResult): void {
     `  median ${s(r.medianMs)}, max ${s(r.maxMs)}; measured outage (close → listening) ${s(r.outageMs)}`,
   );
   console.log(
-    `  policy model (routine ≤ ${s(r.routineReconnectMs)}, then full jitter ${s(r.backoffBaseMs)}…${s(r.backoffCapMs)}): p50 ${s(r.model.p50Ms)}, p95 ${s(r.model.p95Ms)}, p99 ${s(r.model.p99Ms)};`,
+    `  policy model (routine ≤ ${s(r.routineReconnectMs)}, then every ${s(r.routineReconnectMs)} while refused; faults: full jitter ${s(r.backoffBaseMs)}…${s(r.backoffCapMs)}): p50 ${s(r.model.p50Ms)}, p95 ${s(r.model.p95Ms)}, p99 ${s(r.model.p99Ms)};`,
   );
   console.log(
     `  the slowest of ${r.model.devices}: median ${s(r.model.maxP50Ms)}, p99 ${s(r.model.maxP99Ms)} → measured median ${(r.medianMs / r.model.p50Ms).toFixed(2)}× model, max ${(r.maxMs / r.model.maxP50Ms).toFixed(2)}× model`,

@@ -73,6 +73,7 @@ export const SOAK_CONFIG = {
     backoffCapMs: 1000,
     backoffResetMs: 3000,
     routineReconnectMs: 100,
+    restartRetryForMs: 6000,
     authFailureWindowMs: 300,
   },
   conversation: {

@@ -94,11 +94,19 @@ export const connectionSchema = z
     backoffBaseMs: ms(500, 10, 60_000, 'first reconnect delay ceiling (full jitter)'),
     backoffCapMs: ms(30_000, 100, 600_000, 'largest reconnect delay ceiling'),
     backoffResetMs: ms(30_000, 1_000, 3_600_000, 'a connection ready this long resets the backoff'),
+    // 5.3 s: a fleet of N meets a restarting server at N/5.3 attempts/s and is back within 5.3 s of
+    // its return, p90 at 4.8 s (core/backoff.ts; the numbers: bench/fleet.ts, issue 13 §6).
     routineReconnectMs: ms(
-      1_000,
+      5_300,
       0,
       60_000,
-      'after a routine server close (1000/1001/1005) reconnect within a random delay up to this',
+      'after a routine server close (1000/1001/1005/1012) the first attempt comes at a random delay up to this, and while the server refuses connections (restarting) every attempt this long after the last: a fleet of N meets it at N/this per second',
+    ),
+    restartRetryForMs: ms(
+      60_000,
+      0,
+      600_000,
+      'refusals in a row keep the routineReconnectMs period this long, then exponential backoff takes over; 0: exponential from the first refusal',
     ),
     refreshMinIntervalMs: ms(
       10_000,

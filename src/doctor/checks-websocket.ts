@@ -44,6 +44,8 @@ interface Outcome {
   readonly preHelloText: readonly string[];
   readonly error: string | undefined;
   readonly localCause: string | undefined;
+  /** From the connect call to the close. */
+  readonly endedAfterMs: number;
 }
 
 function roundTrip(o: WebSocketCheckOptions, identity: Identity): Promise<Outcome> {
@@ -128,6 +130,7 @@ function roundTrip(o: WebSocketCheckOptions, identity: Identity): Promise<Outcom
         httpStatus,
         preHelloText,
         error,
+        endedAfterMs: since(),
         localCause,
       });
     });
@@ -186,6 +189,7 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
     preHelloText: r.preHelloText,
     httpStatus: r.httpStatus,
     localCause: r.localCause ?? (r.openedAfterMs === undefined ? r.error : undefined),
+    attemptMs: r.endedAfterMs,
   });
   if (end.kind === 'auth') {
     const reached =
@@ -199,7 +203,7 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
     ];
   }
   if (r.openedAfterMs === undefined) {
-    const cause = end.kind === 'fault' ? end.cause : `closed ${r.code}`;
+    const cause = end.kind === 'fault' || end.kind === 'refused' ? end.cause : `closed ${r.code}`;
     const fix =
       r.httpStatus !== undefined
         ? pathFix
@@ -211,7 +215,7 @@ export async function checkWebSocket(o: WebSocketCheckOptions): Promise<CheckRes
     ];
   }
   const said = r.preHelloText.length > 0 ? `; it said ${JSON.stringify(r.preHelloText[0])}` : '';
-  const cause = end.kind === 'fault' ? end.cause : `server closed ${r.code}`;
+  const cause = end.kind === 'fault' || end.kind === 'refused' ? end.cause : `server closed ${r.code}`;
   return [
     pass('websocket', `${o.shownUrl}: upgraded in ${ms(r.openedAfterMs)}`),
     skip('token', 'unknown: no server hello'),

@@ -71,6 +71,8 @@ export class LinkAttempt {
   readonly #preHelloText: string[] = [];
   #preHelloTexts = 0;
   #intent: CloseIntent = 'none';
+  /** When the connect call was made: how quickly a refusal came (link-policy.ts REFUSAL_MAX_MS). */
+  readonly #startedAt: number;
 
   constructor(
     readonly n: number,
@@ -81,6 +83,7 @@ export class LinkAttempt {
     private readonly features: { readonly mcp?: boolean },
     private readonly hooks: AttemptHooks,
   ) {
+    this.#startedAt = clock.now();
     this.#heartbeat = new Heartbeat(
       clock,
       config.pingIntervalMs,
@@ -252,6 +255,7 @@ export class LinkAttempt {
       httpStatus: this.#httpStatus,
       localCause: this.#localCause ?? (this.#openedAt === undefined ? this.#lastError : undefined),
       ...(this.#localCode === undefined ? {} : { localCode: this.#localCode }),
+      attemptMs: now - this.#startedAt,
     });
     // A refusal is the supervisor's one line; any other end leaves the text to be said here.
     if (end.kind !== 'auth') this.#logPreHelloText(`before the server hello, then ${describeEnd(end)}`);

@@ -14,13 +14,35 @@ export type LinkFaultCode =
   | typeof ErrorCode.MessageTooBig
   | typeof ErrorCode.ProtocolViolation;
 
-/** Close codes that mean "the server ended the session on purpose" (protocol.md §8.2, §8.3). */
-export const ROUTINE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+/**
+ * Close codes that mean "the server ended the session on purpose" (protocol.md §8.2, §8.3): 1000,
+ * 1001 (going away: a server stopping, as the dev-server and `ws` servers do on close()), 1005 (an
+ * empty close frame, the official server's), and 1012 (Service Restart, IANA WebSocket close code
+ * registry, RFC 6455 §11.7: a server that says it is restarting).
+ */
+export const ROUTINE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005, 1012]);
+
+/**
+ * A pre-upgrade failure this quick was an answer, not a wait: a TCP reset (ECONNREFUSED: nothing
+ * listens), a proxy that accepted and dropped us, a proxy's 502/503. One to three round trips; 2 s
+ * covers a slow cellular link and stays under our own handshake timeout (default 10 s), which a
+ * network that answers nothing runs into. (A handshakeTimeoutMs set under 2 s makes its timeouts
+ * count as refusals: retried on the restart schedule for restartRetryForMs, then backed off.)
+ */
+export const REFUSAL_MAX_MS = 2000;
+
+/** HTTP statuses of a proxy whose server is not there right now (RFC 9110 §15.6.3, §15.6.4). */
+const SERVER_GONE_STATUSES: ReadonlySet<number> = new Set([502, 503]);
 
 export type AttemptEnd =
-  /** Server closed with 1000/1001/1005 after a ready session. */
+  /** Server closed with a ROUTINE_CLOSE_CODES code after a ready session. */
   | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
-  /** Anything that is not a routine end: transport error, 1006/1011/1009, timeouts. */
+  /**
+   * Turned down at once before any upgrade (REFUSAL_MAX_MS): nothing listens, or a proxy answered
+   * that its server is not there. What a fleet sees while its server restarts (core/backoff.ts).
+   */
+  | { readonly kind: 'refused'; readonly code: typeof ErrorCode.ConnectFailed; readonly cause: string }
+  /** Anything else that is not a routine end: transport error, 1006/1011/1009, timeouts. */
   | {
       readonly kind: 'fault';
       readonly code: LinkFaultCode;
@@ -63,6 +85,8 @@ export interface CloseFacts {
    * had it was lost.
    */
   readonly localCode?: LinkFaultCode;
+  /** Milliseconds from the connect call to the close. */
+  readonly attemptMs: number;
 }
 
 /**
@@ -89,9 +113,17 @@ export function classifyEnd(f: CloseFacts): AttemptEnd {
   if (f.httpStatus === 401 || f.httpStatus === 403) {
     return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}`, status: f.httpStatus };
   }
+  const quick = !afterUpgrade && f.attemptMs < REFUSAL_MAX_MS;
   if (f.httpStatus !== undefined) {
     const cause = `upgrade refused with HTTP ${f.httpStatus}`;
+    if (quick && SERVER_GONE_STATUSES.has(f.httpStatus)) {
+      return { kind: 'refused', code: ErrorCode.ConnectFailed, cause };
+    }
     return { kind: 'fault', code: ErrorCode.ConnectFailed, cause, afterUpgrade };
+  }
+  if (quick) {
+    const cause = f.localCause ?? `connection closed ${f.code} before the upgrade`;
+    return { kind: 'refused', code: ErrorCode.ConnectFailed, cause };
   }
   if (f.localCause !== undefined) {
     const code = f.localCode ?? (f.wasReady ? ErrorCode.ConnectionLost : ErrorCode.ConnectFailed);

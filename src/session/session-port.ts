@@ -31,7 +31,7 @@ export function linkAtRest(link: LinkState): boolean {
 export interface LinkLoss {
   /** Human cause for logs/STATUS, e.g. "server closed 1005", "heartbeat timeout". */
   readonly cause: string;
-  /** 1000/1001/1005 from the server: a routine end of session, not an error (protocol.md §8). */
+  /** 1000/1001/1005/1012 from the server: a routine end of session, not an error (protocol.md §8, link-policy.ts). */
   readonly routine: boolean;
 }
 

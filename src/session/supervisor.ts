@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { redactUrl } from '../config/load.js';
 import type { ConnectionConfig } from '../config/schema.js';
-import { Backoff } from '../core/backoff.js';
+import { Backoff, type BackoffPolicy } from '../core/backoff.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError, ErrorCode } from '../core/errors.js';
 import type { Random } from '../core/random.js';
@@ -113,10 +113,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#d = deps;
     this.#state = new StateCell<LinkState>('offline', deps.log, 'link');
     this.#state.on('change', (to, from, reason) => this.emit('state', to, from, reason));
-    this.#backoff = new Backoff(
-      { baseMs: deps.config.backoffBaseMs, capMs: deps.config.backoffCapMs },
-      deps.random,
-    );
+    this.#backoff = new Backoff(backoffPolicy(deps.config), deps.random);
   }
 
   get state(): LinkState {
@@ -478,6 +475,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     this.#refusals = 0;
     this.stats.readySessions++;
     this.#d.clock.clearTimeout(this.#resetTimer);
+    this.#backoff.connected();
     // Only a connection that stays up earns a fresh backoff; a flapping server keeps its delays.
     this.#resetTimer = this.#d.clock.setTimeout(() => {
       this.#backoff.reset();
@@ -531,7 +529,9 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
         this.#move('idle', `server closed ${end.code}`, 'idle');
         return;
       }
-      const delay = Math.floor(this.#d.random() * cfg.routineReconnectMs);
+      // For this device alone the wait costs nothing (a press connects at once, connectNow); for a
+      // fleet closed together (a server stopping, 1001/1012) it spreads the first attempts.
+      const delay = this.#backoff.afterRoutineClose(this.#d.clock.now());
       log.info(
         { attempt: a.n, close_code: end.code, delay_ms: delay },
         'server ended the session; reconnecting',
@@ -552,7 +552,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     }
     const cause =
       end.kind === 'routine' ? `server closed ${end.code} ${readyForMs} ms after hello` : end.cause;
-    let delay = this.#backoff.next();
+    // A refusal (nothing listens yet: a server restarting) follows the restart schedule, every
+    // other fault the exponential (core/backoff.ts).
+    let delay =
+      end.kind === 'refused' ? this.#backoff.afterRefusal(this.#d.clock.now()) : this.#backoff.next();
     if (this.#refreshDue !== undefined) {
       // Full jitter can draw a delay near 0: a refresh (an OTA request for the fleet's server)
       // still waits refreshMinIntervalMs after the previous one, a hard per-device rate bound.
@@ -560,7 +563,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     }
     // A fault carries its E_* code (the journal's SPEAKERD_CODE, its catalog entry); a session
     // closed politely right after its hello has none: the server did that on purpose.
-    const code = end.kind === 'fault' ? end.code : undefined;
+    const code = end.kind === 'fault' || end.kind === 'refused' ? end.code : undefined;
     log.warn(
       {
         attempt: a.n,
@@ -643,4 +646,14 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#connect(`retry after ${cause}`);
     }, delayMs);
   }
+}
+
+/** The reconnect schedule's numbers, from the connection config (core/backoff.ts). */
+export function backoffPolicy(c: ConnectionConfig): BackoffPolicy {
+  return {
+    baseMs: c.backoffBaseMs,
+    capMs: c.backoffCapMs,
+    spreadMs: c.routineReconnectMs,
+    refusedForMs: c.restartRetryForMs,
+  };
 }

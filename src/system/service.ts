@@ -130,8 +130,10 @@ export class Service {
       handshaking: c.helloTimeoutMs,
       // The stale session's close (≤ 1 s grace, attempt.ts) and the fresh one's handshake and hello.
       renewing: c.handshakeTimeoutMs + c.helloTimeoutMs + CLOSING_LIMIT_MS,
-      // A refused token may hold the next attempt back to refreshMinIntervalMs (supervisor.ts).
-      backoff: Math.max(c.backoffCapMs, c.refreshMinIntervalMs),
+      // A refused token may hold the next attempt back to refreshMinIntervalMs (supervisor.ts); the
+      // restart schedule's waits are up to routineReconnectMs (core/backoff.ts), which may be set
+      // above the cap.
+      backoff: Math.max(c.backoffCapMs, c.refreshMinIntervalMs, c.routineReconnectMs),
       closing: CLOSING_LIMIT_MS,
     };
     // Listening and speaking re-arm their deadlines on activity; these two never do.

@@ -11,5 +11,8 @@ export const FAST_CONNECTION = {
   backoffBaseMs: 100,
   backoffCapMs: 1000,
   routineReconnectMs: 200,
+  // The restart schedule for 1 s (refusals every 200 ms), then the exponential: both regimes of
+  // core/backoff.ts within a test's few seconds.
+  restartRetryForMs: 1000,
   authFailureWindowMs: 300,
 } as const;

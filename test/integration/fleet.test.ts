@@ -3,16 +3,18 @@
  * identities, seeded random per device so CI runs repeat) against one dev-server that is stopped
  * and started again on the same port; the same fleet simulation as `npm run bench:fleet`.
  *
- * Down time 5 s with the shipped policy: after ~5 s of refused attempts the devices' ceilings have
- * reached 4–16 s, so their first attempts after the restart spread over well more than 5 s (a
- * Monte Carlo of the policy puts the 50-device spread above 6 s in 999 of 1000 runs; the seeds
- * here give ~15 s). Every device is back within one backoff delay (< 30 s cap), so the test
- * stays under a minute even in its worst case.
+ * Down time 5 s with the shipped policy (core/backoff.ts, the restart schedule): the 1001 draws
+ * each device a phase in [0, routineReconnectMs), and refusals keep that period, so the fleet's
+ * attempts come at a flat N/routineReconnectMs per second through the outage and after it, and
+ * every device is back within one period of the restart. With 50 devices the ¼-of-naive goal of
+ * the bench (500 devices) is not a fair test of a flat rate (a second's count varies by ±√n), so
+ * the bounds here are looser than the bench's: half of the naive fleet's peaks.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { authScenario, GOOD_KEY, restartScenario } from '../../bench/fleet-scenarios.js';
 import { Fleet, type FleetKind, FleetServer, type TokenIssuer } from '../../bench/fleet-sim.js';
+import { connectionSchema } from '../../src/config/schema.js';
 import { signToken } from '../../src/devserver/index.js';
 
 const DEVICES = 50;
@@ -43,26 +45,35 @@ async function withFleet<T>(fleet: Fleet, run: (f: Fleet) => Promise<T>): Promis
   }
 }
 
-test(`fleet: ${DEVICES} devices, server down ${DOWN_MS / 1000} s: all back, jittered attempts spread, naive bursts`, {
+test(`fleet: ${DEVICES} devices, server down ${DOWN_MS / 1000} s: all back within a period, attempts flat, naive bursts`, {
   timeout: 60_000,
 }, async (t) => {
   await withServer(async (server) => {
     const fleet = (kind: FleetKind, firstId: number): Fleet =>
       new Fleet({ kind, devices: DEVICES, url: server.url, firstId, seed: 1, issuer: goodTokens });
-    const j = await withFleet(fleet('jittered', 1), (f) => restartScenario(server, f, DOWN_MS));
+    const j = await withFleet(fleet('shipped', 1), (f) => restartScenario(server, f, DOWN_MS));
     const n = await withFleet(fleet('naive', 1 + DEVICES), (f) => restartScenario(server, f, DOWN_MS));
+    const period = connectionSchema.parse({}).routineReconnectMs;
+    const { outageFirst, outageRest, after } = j.phases;
     t.diagnostic(
-      `jittered: 100 % ready in ${j.toAllReadyMs.toFixed(0)} ms, attempts spread ${j.spreadMs.toFixed(0)} ms, ` +
-        `peak ${j.peak1s}/s (100 ms: ${j.peak100ms}/s); naive: ${n.toAllReadyMs.toFixed(0)} ms, ` +
-        `spread ${n.spreadMs.toFixed(0)} ms, peak ${n.peak1s}/s (100 ms: ${n.peak100ms}/s)`,
+      `shipped: 100 % ready in ${j.toAllReadyMs.toFixed(0)} ms (p90 ${j.readyP90Ms.toFixed(0)}), peaks 1 s ` +
+        `${outageFirst.peak1s}/${outageRest.peak1s}/${after.peak1s} per s (outage first 2.5 s/rest/after); ` +
+        `naive: ${n.toAllReadyMs.toFixed(0)} ms, peaks ${n.phases.outageFirst.peak1s}/${n.phases.outageRest.peak1s}/${n.phases.after.peak1s}`,
     );
-    assert.equal(j.reconnected, DEVICES, 'every jittered device reconnected');
+    assert.equal(j.reconnected, DEVICES, 'every shipped device reconnected');
     assert.equal(n.reconnected, DEVICES, 'every naive device reconnected');
-    assert.equal(j.startRetries, 0, 'the jittered fleet started from a fresh backoff');
-    assert.ok(j.spreadMs >= 5000, `jittered attempts after the restart spread over ${j.spreadMs} ms (≥ 5 s)`);
-    assert.ok(n.peak1s > j.peak1s, `naive peak ${n.peak1s}/s > jittered peak ${j.peak1s}/s`);
-    assert.ok(n.peak100ms > j.peak100ms, `naive 100 ms peak ${n.peak100ms}/s > jittered ${j.peak100ms}/s`);
-    assert.ok(j.toAllReadyMs < 30_000 + 5000, `every jittered device back within one capped delay`);
+    assert.equal(j.startRetries, 0, 'the shipped fleet started from a fresh backoff');
+    // Back within one period of the restart (plus a loaded CI machine's handshake).
+    assert.ok(j.toAllReadyMs < period + 1000, `all back in ${j.toAllReadyMs} ms (period ${period})`);
+    assert.ok(j.afterAttemptsPerDevice === 1, 'one attempt each after the restart');
+    for (const key of ['outageFirst', 'outageRest', 'after'] as const) {
+      const [a, b] = [j.phases[key], n.phases[key]];
+      assert.ok(a.peak1s <= b.peak1s / 2, `${key}: 1 s peak ${a.peak1s}/s vs naive ${b.peak1s}/s`);
+      assert.ok(
+        a.peak100ms <= b.peak100ms / 2,
+        `${key}: 100 ms peak ${a.peak100ms}/s vs naive ${b.peak100ms}/s`,
+      );
+    }
   });
 });
 
@@ -76,12 +87,18 @@ test('fleet: auth refused for a while: refreshes bounded per device, all back on
     const floorMs = 600;
     const rejectMs = 3000;
     const fleet = new Fleet({
-      kind: 'jittered',
+      kind: 'shipped',
       devices: DEVICES,
       url: server.url,
       seed: 2,
       issuer: goodTokens,
-      connection: { backoffBaseMs: 50, backoffCapMs: capMs, refreshMinIntervalMs: floorMs },
+      // routineReconnectMs: the 1000 that starts the rejection is followed by attempts within 0.1 s.
+      connection: {
+        backoffBaseMs: 50,
+        backoffCapMs: capMs,
+        refreshMinIntervalMs: floorMs,
+        routineReconnectMs: 100,
+      },
     });
     const a = await withFleet(fleet, (f) => authScenario(server, f, rejectMs));
     t.diagnostic(

@@ -5,6 +5,7 @@ import {
   type CloseFacts,
   classifyEnd,
   handshakeHeaders,
+  REFUSAL_MAX_MS,
   socketErrorCode,
 } from '../../src/session/link-policy.js';
 
@@ -16,10 +17,12 @@ const base: CloseFacts = {
   preHelloText: [],
   httpStatus: undefined,
   localCause: undefined,
+  // Slow by default: the cases below that are not about refusals ran into a wait of ours.
+  attemptMs: 5000,
 };
 
-test('1000/1001/1005 after a ready session are routine (protocol.md §8.2)', () => {
-  for (const code of [1000, 1001, 1005]) {
+test('1000/1001/1005/1012 after a ready session are routine (protocol.md §8.2; 1012: Service Restart)', () => {
+  for (const code of [1000, 1001, 1005, 1012]) {
     assert.deepEqual(classifyEnd({ ...base, code, wasReady: true, openForMs: 5000 }), {
       kind: 'routine',
       code,
@@ -42,13 +45,32 @@ test('1006, 1011, 1009 and closes before the hello are faults', () => {
     cause: 'server closed 1000 before hello',
     afterUpgrade: true,
   });
-  const refused = classifyEnd({ ...base, localCause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9' });
-  assert.deepEqual(refused, {
+  const timedOut = classifyEnd({ ...base, localCause: 'Opening handshake has timed out', attemptMs: 10_000 });
+  assert.deepEqual(timedOut, {
     kind: 'fault',
     code: ErrorCode.ConnectFailed,
-    cause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9',
+    cause: 'Opening handshake has timed out',
     afterUpgrade: false,
   });
+  assert.equal(classifyEnd({ ...base, code: 1013, wasReady: true, openForMs: 10 }).kind, 'fault');
+});
+
+test('turned down at once before the upgrade is a refusal: a reset, a dropped proxy connection, a 502/503', () => {
+  const at = (attemptMs: number, f: Partial<CloseFacts>) => classifyEnd({ ...base, attemptMs, ...f });
+  const refused = (cause: string) => ({ kind: 'refused', code: ErrorCode.ConnectFailed, cause });
+  assert.deepEqual(
+    at(3, { localCause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9' }),
+    refused('ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9'),
+  );
+  assert.deepEqual(at(40, { localCause: 'socket hang up' }), refused('socket hang up'));
+  assert.deepEqual(at(40, {}), refused('connection closed 1006 before the upgrade'));
+  assert.deepEqual(at(120, { httpStatus: 502 }), refused('upgrade refused with HTTP 502'));
+  assert.equal(at(120, { httpStatus: 503 }).kind, 'refused');
+  // Not refusals: slower than REFUSAL_MAX_MS, another status, credentials, or after the upgrade.
+  assert.equal(at(REFUSAL_MAX_MS, { localCause: 'ECONNREFUSED' }).kind, 'fault');
+  assert.equal(at(120, { httpStatus: 404 }).kind, 'fault');
+  assert.equal(at(120, { httpStatus: 401 }).kind, 'auth');
+  assert.equal(at(120, { openForMs: 5, code: 1006 }).kind, 'fault');
 });
 
 test('a local cause (timeouts, send failures) wins over the close code', () => {
@@ -71,7 +93,7 @@ test('a local cause (timeouts, send failures) wins over the close code', () => {
 test('every fault carries the E_* code its catalog entry explains', () => {
   const code = (f: Partial<CloseFacts>) => {
     const end = classifyEnd({ ...base, ...f });
-    return end.kind === 'fault' ? end.code : end.kind;
+    return end.kind === 'fault' || end.kind === 'refused' ? end.code : end.kind;
   };
   assert.equal(code({ wasReady: true, openForMs: 10 }), ErrorCode.ConnectionLost, '1006 after the hello');
   assert.equal(code({ code: 1011, wasReady: true, openForMs: 10 }), ErrorCode.ConnectionLost);

@@ -154,7 +154,11 @@ test('routine close 1000 after a real session: quiet reconnect within routineRec
   c.serverClose(1000);
   assert.deepEqual(s.losses, [{ cause: 'server closed 1000', routine: true }]);
   assert.equal(s.sup.state, 'backoff');
-  s.clock.advance(1000);
+  assert.ok(
+    s.clock.msToNext() < 5300,
+    'within routineReconnectMs (the restart schedule: supervisor-restart.test.ts)',
+  );
+  s.clock.advance(5300);
   assert.equal(s.fc.conns.length, 2);
   const warn = s.lines.filter((l) => l.level >= 40);
   assert.equal(warn.length, 0, `no warnings: ${JSON.stringify(warn)}`);
@@ -175,7 +179,8 @@ test('on-demand mode: idle at start, connect on press, idle after a routine clos
 });
 
 test('server down: delays grow, jittered, capped, never give up; a click connects at once', () => {
-  const s = setup();
+  // The exponential alone: refusals keep the restart schedule first (supervisor-restart.test.ts).
+  const s = setup({ restartRetryForMs: 0 });
   s.sup.start();
   const delays: number[] = [];
   for (let i = 0; i < 30; i++) {

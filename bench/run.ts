@@ -14,7 +14,9 @@
  *              restart policy's model for the wait before the refusal (bench/reauth.ts, same child),
  *  - idle:     CPU of the real `speakerd run` with arecord running, not listening, as % of one core,
  *              vs the same arecord alone (bench/idle.ts),
- *  - startup:  spawn → READY=1 and → link ready, vs a bare `node -e 0` (bench/startup.ts).
+ *  - startup:  spawn → READY=1 and → link ready, vs a bare `node -e 0` (bench/startup.ts),
+ *  - journal:  CPU per 1,000 records logged as native journal entries vs today's `<N>` JSON lines,
+ *              side by side in one child (bench/journal.ts; root: a private journal socket).
  * Prints one compact report with the goals and a summary table last. Exit status: 1 when a row
  * could not run (an error, a tool missing: the bench is broken or the machine cannot measure; either
  * way the number is missing) or a result is absurd (far past any machine's spread: a bug, not a slow
@@ -25,7 +27,7 @@
  * `npm test` (scripts/test.sh) runs it so a bench that no longer runs fails CI. Its numbers are
  * rougher (p95 of 10 presses, RSS after 100 turns) and are not the README's.
  *
- *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup]
+ *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,6 +37,7 @@ import { describeError } from '../src/core/errors.js';
 import { benchScript, run, tail } from './children.js';
 import { type CpuResult, measureCpu } from './cpu.js';
 import { type IdleResult, measureIdle } from './idle.js';
+import { type JournalCost, measureJournalCost } from './journal.js';
 import { type LatencyResult, measureLatency, pcmFileSource, prerollSource } from './latency.js';
 import type { DeadPeerResult, RestartResult } from './link.js';
 import { daemonNodeFlags, type MemoryResult, measureMemory } from './memory.js';
@@ -61,7 +64,7 @@ const GOALS = {
   readyMs: 2000,
 } as const;
 
-const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup';
+const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal';
 
 /**
  * A result this far past its goal is not a slow machine but a broken measurement or a regression
@@ -74,6 +77,8 @@ const ABSURD = {
   growthBytes: 50 * MB,
   idlePct: 50,
   readyMs: 10_000,
+  /** Native journal logging vs `<N>` lines: a few times dearer is plausible, 20× is a bug. */
+  journalRatio: 20,
 } as const;
 
 /** How much each row measures: the full bench, or its short form for CI (same code paths). */
@@ -89,6 +94,7 @@ const SIZES = {
     reauthDevices: 10,
     idle: { warmupS: 15 },
     startupRuns: 5,
+    journal: { perRound: 6000, rounds: 6 },
   },
   short: {
     cpu: { audioSeconds: 10, runs: 2 },
@@ -101,6 +107,7 @@ const SIZES = {
     reauthDevices: 3,
     idle: { warmupS: 3, windowS: 3 },
     startupRuns: 1,
+    journal: { perRound: 1500, rounds: 2 },
   },
 } as const;
 
@@ -417,6 +424,24 @@ function reportStartup(r: StartupResult): void {
   }
 }
 
+function reportJournal(r: JournalCost): void {
+  out(
+    'JOURNAL  CPU of the logging process per 1,000 records (link transition, turn record, fault), interleaved',
+  );
+  out(`         rounds in one child; ${r.records} records each way; a receiver on a private journal socket`);
+  const ratio = r.nativePer1000Ms / r.linesPer1000Ms;
+  out(
+    `         native entries ${r.nativePer1000Ms.toFixed(1)} ms   <N> JSON lines ${r.linesPer1000Ms.toFixed(1)} ms   ratio ${ratio.toFixed(2)}×   received ${r.received}/${r.sent}`,
+  );
+  if (r.received !== r.sent)
+    failures.push(`journal: the receiver got ${r.received} of ${r.sent} native entries`);
+  absurd('journal', ratio > ABSURD.journalRatio);
+  row(
+    'logging CPU / 1,000 records: native vs <N> lines',
+    `${r.nativePer1000Ms.toFixed(1)} ms vs ${r.linesPer1000Ms.toFixed(1)} ms = ${ratio.toFixed(2)}×`,
+  );
+}
+
 /** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
 async function measureLink(
   part: 'dead-peer' | 'restart' | 'reauth',
@@ -560,6 +585,13 @@ async function main(): Promise<number> {
     await part('IDLE', () => measureIdle(idle), reportIdle);
   }
   if (only.has('startup')) await part('STARTUP', () => measureStartup(size.startupRuns), reportStartup);
+  if (only.has('journal')) {
+    await part(
+      'JOURNAL',
+      () => measureJournalCost(size.journal.perRound, size.journal.rounds),
+      reportJournal,
+    );
+  }
   printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length === 0) return 0;

@@ -27,7 +27,7 @@ commands:
   help                   this text
 
 environment: SPEAKERD_CONFIG, SPEAKERD_SERVER_URL, SPEAKERD_TOKEN, SPEAKERD_STATE_DIR, SPEAKERD_MODE,
-             SPEAKERD_LOG_LEVEL, SPEAKERD_DEVICE_ID, SPEAKERD_CLIENT_ID`;
+             SPEAKERD_LOG_LEVEL, SPEAKERD_LOG_TARGET, SPEAKERD_DEVICE_ID, SPEAKERD_CLIENT_ID`;
 
 export interface Io {
   readonly out: (line: string) => void;

@@ -40,7 +40,7 @@ import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
-import { createLogger, detectLogFormat } from './system/logger.js';
+import { createLogger, detectLogFormat, resolveLogOutput } from './system/logger.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
@@ -89,8 +89,12 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const config = loaded.config;
-  const format = detectLogFormat(io.env, process.stdout.isTTY === true);
-  const bootRoot = createLogger({ level: config.logLevel, format });
+  const output = resolveLogOutput({
+    env: io.env,
+    isTty: process.stdout.isTTY === true,
+    target: config.logTarget,
+  });
+  const bootRoot = createLogger({ level: config.logLevel, ...output });
   const bootLog = bootRoot.child({ component: 'main' });
   const id = await resolveIdentity({
     config,
@@ -103,8 +107,9 @@ async function run(options: RunOptions): Promise<number> {
   }
   // Every line carries device_id (root) and component: main's own lines say "main", and every
   // part gets its own child of the root (a child of a child would repeat the key).
-  const root = createLogger({ level: config.logLevel, format, deviceId: id.identity.deviceId });
+  const root = createLogger({ level: config.logLevel, ...output, deviceId: id.identity.deviceId });
   const log = root.child({ component: 'main' });
+  if (output.notice !== undefined) log.warn({ log_target: config.logTarget }, output.notice);
   log.info(
     { config: loaded.source, client_id: id.identity.clientId, mode: config.connection.mode },
     'speakerd starting',

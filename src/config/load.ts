@@ -48,6 +48,7 @@ export const ENV_OVERRIDES: readonly { readonly env: string; readonly path: read
   { env: 'SPEAKERD_STATE_DIR', path: ['stateDir'] },
   { env: 'SPEAKERD_MODE', path: ['connection', 'mode'] },
   { env: 'SPEAKERD_LOG_LEVEL', path: ['logLevel'] },
+  { env: 'SPEAKERD_LOG_TARGET', path: ['logTarget'] },
   { env: 'SPEAKERD_DEVICE_ID', path: ['identity', 'deviceId'] },
   { env: 'SPEAKERD_CLIENT_ID', path: ['identity', 'clientId'] },
 ];

@@ -324,6 +324,12 @@ export const configSchema = z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
       .default('info')
       .describe('log level'),
+    logTarget: z
+      .enum(['auto', 'journal', 'stdout'])
+      .default('auto')
+      .describe(
+        'auto: native journal entries with fields under a systemd unit (JOURNAL_STREAM set and /run/systemd/journal/socket there), else pretty on a terminal and JSON lines otherwise; journal: native entries whenever /run/systemd/journal/socket exists; stdout: never native',
+      ),
   })
   .strict();
 

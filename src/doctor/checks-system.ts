@@ -9,6 +9,14 @@ import type { Config } from '../config/schema.js';
 import { describeError } from '../core/errors.js';
 import { resolveChip, SYSFS_GPIO, sysfsNumber } from '../hardware/gpio.js';
 import { type Identity, resolveIdentity } from '../provisioning/identity.js';
+import {
+  JOURNAL_FIX,
+  JOURNAL_SOCKET,
+  type ModuleLoader as JournalModuleLoader,
+  type LogTarget,
+  loadJournalBinding,
+  wantsNativeJournal,
+} from '../system/journal.js';
 import { createLogger } from '../system/logger.js';
 import { type ModuleLoader, openNotifier, readWatchdogUsec, SD_NOTIFY_FIX } from '../system/notify.js';
 import { type CheckResult, failed, pass, skip } from './check.js';
@@ -221,4 +229,36 @@ export function checkSystemd(env: NodeJS.ProcessEnv, load?: ModuleLoader): Check
       : failed('sd-notify', `the binding does not load: ${cause ?? opened.fault.message}`, SD_NOTIFY_FIX),
   );
   return results;
+}
+
+/**
+ * Whether records reach the journal as native entries with fields (issue 13 §1): the
+ * systemd-journald binding loads, and what logTarget makes of this environment. A binding that
+ * cannot load fails: the daemon still logs, but as `<N>` lines that `journalctl DEVICE_ID=…`,
+ * `SPEAKERD_CODE=…` and the catalog cannot find.
+ */
+export function checkJournal(
+  env: NodeJS.ProcessEnv,
+  target: LogTarget,
+  load?: JournalModuleLoader,
+  socketExists: () => boolean = () => existsSync(JOURNAL_SOCKET),
+): CheckResult {
+  const loaded = loadJournalBinding(load);
+  if (!loaded.ok) {
+    return failed(
+      'journal',
+      `the systemd-journald binding does not load (${loaded.why.split('\n')[0]}): records would be <N> JSON lines without journal fields`,
+      JOURNAL_FIX,
+    );
+  }
+  if (wantsNativeJournal(target, env, socketExists)) {
+    return pass('journal', `native entries with fields to ${JOURNAL_SOCKET} (logTarget ${target})`);
+  }
+  const why =
+    target === 'stdout'
+      ? 'logTarget stdout: JSON lines'
+      : !socketExists()
+        ? `no journal here (${JOURNAL_SOCKET} missing): JSON lines on stdout`
+        : 'not under a unit (JOURNAL_STREAM unset): pretty/JSON lines on stdout; under systemd: native entries';
+  return pass('journal', `the binding loads; ${why}`);
 }

@@ -24,7 +24,7 @@ import {
 } from './check.js';
 import { checkCapture, checkPlayback } from './checks-audio.js';
 import { checkServer } from './checks-server.js';
-import { checkClock, checkGpio, checkIdentity, checkSystemd } from './checks-system.js';
+import { checkClock, checkGpio, checkIdentity, checkJournal, checkSystemd } from './checks-system.js';
 
 export const DOCTOR_USAGE = `usage: speakerd doctor [--config F] [--json] [--tone] [--timeout-ms N]
 
@@ -165,5 +165,6 @@ export async function runDoctor(
     }),
   );
   report(...checkSystemd(io.env));
+  report(checkJournal(io.env, config.logTarget));
   return finish(anyFailed(checks) ? 1 : 0);
 }

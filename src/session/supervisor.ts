@@ -447,12 +447,18 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     if (end.kind === 'routine' && !short) {
       this.#shortSessions = 0;
       if (cfg.mode === 'on-demand') {
-        log.info({ attempt: a.n, code: end.code }, 'server ended the session; idle until the next press');
+        log.info(
+          { attempt: a.n, close_code: end.code },
+          'server ended the session; idle until the next press',
+        );
         this.#move('idle', `server closed ${end.code}`, 'idle');
         return;
       }
       const delay = Math.floor(this.#d.random() * cfg.routineReconnectMs);
-      log.info({ attempt: a.n, code: end.code, delay_ms: delay }, 'server ended the session; reconnecting');
+      log.info(
+        { attempt: a.n, close_code: end.code, delay_ms: delay },
+        'server ended the session; reconnecting',
+      );
       this.#scheduleRetry(delay, `server closed ${end.code}`);
       return;
     }

@@ -127,6 +127,7 @@ test('doctor against the dev-server and the test sound card: every check passes 
       'clock',
       'systemd',
       'sd-notify',
+      'journal',
     ]);
     const capture = check(report.checks, 'audio capture');
     const level = /level (-?\d+\.\d) dBFS RMS/.exec(capture.detail);
@@ -219,6 +220,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
         'clock',
         'systemd',
         'sd-notify',
+        'journal',
       ],
     );
     assert.match(check(report.checks, 'config').detail, /ota=http:\/\/127\.0\.0\.1:\d+\/xiaozhi\/ota\//);
@@ -267,6 +269,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
       'clock',
       'systemd',
       'sd-notify',
+      'journal',
     ]);
     assert.match(text.out.find((l) => l.startsWith('✓ ota:')) ?? '', /token yes/);
   } finally {

@@ -40,6 +40,8 @@ export const FAKE_JOURNAL_RUN_HINT =
 
 /** python3 start-up and bind; a cold Pi-class machine takes a few hundred ms. */
 const START_TIMEOUT_MS = 5_000;
+/** The fields a failed wait shows of the last entries. */
+const SUMMARY = ['DEVICE_ID', 'MESSAGE_ID', 'SPEAKERD_CODE', 'MESSAGE'];
 /** stop(): SIGTERM (the receiver drains its queue first), then SIGKILL after this long. */
 const STOP_TIMEOUT_MS = 5_000;
 /** Bounds what is kept of each child's stderr for error messages. */
@@ -245,7 +247,20 @@ export async function startTestJournald(outDir: string): Promise<TestJournald> {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`no journal entry for ${what} within ${ms} ms (${received.length} received)`));
+        const last = received
+          .slice(-12)
+          .map((e) =>
+            e.fields
+              .filter(([k]) => SUMMARY.includes(k))
+              .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+              .join(' '),
+          )
+          .join('\n  ');
+        reject(
+          new Error(
+            `no journal entry for ${what} within ${ms} ms (${received.length} received; the last:\n  ${last})`,
+          ),
+        );
       }, ms);
       wakers.add(look);
       look();

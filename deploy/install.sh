@@ -2,11 +2,12 @@
 # Install speakerd as a systemd service on Raspberry Pi OS / Debian (bookworm, trixie).
 #
 #   sudo deploy/install.sh                 install or upgrade, enable and start speakerd.service
-#   sudo deploy/install.sh --uninstall     stop and remove the unit and /opt/speakerd
-#                                          (keeps /etc/speakerd and /var/lib/speakerd)
+#   sudo deploy/install.sh --uninstall     stop and remove the unit, the journal catalog and
+#                                          /opt/speakerd (keeps /etc/speakerd, /var/lib/speakerd)
 #   sudo deploy/install.sh --purge         --uninstall, and remove config, state and the user
 #   deploy/install.sh --root DIR [...]     staging: write everything under DIR; no apt-get,
-#                                          useradd, chown or systemctl (logged instead)
+#                                          useradd, chown or systemctl (logged instead); the
+#                                          journal catalog is compiled into DIR (journalctl --root)
 #
 # The source is the repository this script lives in; build it first: npm ci && npm run build.
 # Idempotent: unchanged files are not rewritten, npm ci runs only when package-lock.json or
@@ -15,7 +16,10 @@ set -euo pipefail
 umask 022
 
 readonly NAME=speakerd
-readonly APT_PACKAGES=(alsa-utils libsystemd-dev build-essential python3)
+# libsystemd-dev, build-essential, python3 and pkg-config build the native bindings (sd-notify;
+# the systemd-journald binding finds libsystemd through pkg-config: without it its build fails,
+# and npm then rolls back the other native installs too).
+readonly APT_PACKAGES=(alsa-utils libsystemd-dev pkg-config build-essential python3)
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly SRC
 
@@ -28,7 +32,8 @@ die() {
   printf '%s: error: %s\n' "$NAME" "$*" >&2
   exit 1
 }
-usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+# The header comment above, up to the first line that is not a comment.
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
 
 while (($#)); do
   case $1 in
@@ -75,6 +80,13 @@ readonly STATE_DIR=$ROOT/var/lib/$NAME
 readonly UNIT_DIR=$ROOT/etc/systemd/system
 readonly UNIT_FILE=$UNIT_DIR/$NAME.service
 readonly STAMP=$APP_DIR/.npm-ci-stamp
+# journalctl reads catalogs from /usr/local/lib/systemd/catalog and /usr/lib/systemd/catalog
+# (journalctl(1) --update-catalog); /usr/local is the place for what is not a Debian package.
+readonly CATALOG_DIR=$ROOT/usr/local/lib/systemd/catalog
+readonly CATALOG_FILE=$CATALOG_DIR/$NAME.catalog
+readonly CATALOG_DB=$ROOT/var/lib/systemd/catalog/database
+# One id of the catalog (MessageId.Ready): present in the compiled database once it is installed.
+readonly CATALOG_PROBE_ID=9cf4e8bba7114215806fced2b996dda1
 
 CHANGES=0
 changed() { CHANGES=$((CHANGES + 1)); }
@@ -215,7 +227,7 @@ install_app() {
   [[ -f $SRC/dist/src/main.js ]] || die "$SRC/dist/src/main.js is missing: build first (cd $SRC && npm ci && npm run build)"
   make_dir "$ROOT/opt" 0755
   make_dir "$APP_DIR" 0755
-  for f in package.json package-lock.json README.md; do
+  for f in package.json package-lock.json README.md hardware.md; do
     if put_file "$SRC/$f" "$APP_DIR/$f" 0644; then
       log "installed $APP_DIR/$f"
       changed
@@ -291,13 +303,77 @@ install_unit() {
   fi
 }
 
+# journalctl for this host, or for the staging tree (--root: only DIR is read and written).
+journalctl_here() {
+  if ((STAGING)); then
+    journalctl --root="$ROOT" "$@"
+  else
+    journalctl "$@"
+  fi
+}
+
+# Compile the catalogs into the binary database journalctl -x reads (catalog files alone do nothing).
+update_catalog() {
+  if ! command -v journalctl >/dev/null 2>&1; then
+    log "warning: journalctl not found: the catalog is installed but not compiled"
+    return
+  fi
+  if ((STAGING)); then
+    log "run: journalctl --root=$ROOT --update-catalog"
+  else
+    log "run: journalctl --update-catalog"
+  fi
+  journalctl_here --update-catalog
+  changed
+}
+
+# The message catalog: `journalctl -x` explains every speakerd entry with a MESSAGE_ID.
+install_catalog() {
+  local fresh=0
+  if [[ ! -d $CATALOG_DIR ]]; then
+    install -d -m 0755 -- "$CATALOG_DIR"
+    log "created $CATALOG_DIR"
+    changed
+  fi
+  if put_file "$SRC/systemd/$NAME.catalog" "$CATALOG_FILE" 0644; then
+    log "installed $CATALOG_FILE"
+    changed
+    fresh=1
+  fi
+  # Compiled again when the file changed, or when a previous run copied it but did not compile it.
+  if ((fresh)) || ! command -v journalctl >/dev/null 2>&1 ||
+    [[ -z $(journalctl_here --list-catalog "$CATALOG_PROBE_ID" 2>/dev/null) ]]; then
+    update_catalog
+  else
+    log "unchanged: $CATALOG_FILE (compiled)"
+  fi
+}
+
+uninstall_catalog() {
+  [[ -e $CATALOG_FILE ]] || return 0
+  rm -f -- "$CATALOG_FILE"
+  log "removed $CATALOG_FILE"
+  changed
+  # journalctl --update-catalog leaves the database as it is when no catalog is left to compile
+  # ("No items in catalog", systemd catalog.c), which only a staging tree can reach (a host has
+  # systemd's own catalog): there the database lists nothing but what was just removed.
+  if ((STAGING)) && [[ -z $(find "$ROOT/usr/local/lib/systemd/catalog" "$ROOT/usr/lib/systemd/catalog" \
+    -name '*.catalog' -print -quit 2>/dev/null) ]]; then
+    rm -f -- "$CATALOG_DB"
+    log "removed $CATALOG_DB (no catalog left in $ROOT)"
+    return
+  fi
+  update_catalog
+}
+
 do_install() {
-  [[ -f $SRC/package-lock.json && -f $SRC/systemd/$NAME.service ]] || die "$SRC is not a speakerd source tree"
+  [[ -f $SRC/package-lock.json && -f $SRC/systemd/$NAME.service && -f $SRC/systemd/$NAME.catalog ]] || die "$SRC is not a speakerd source tree"
   check_node
   apt_packages
   service_user
   install_app
   install_config
+  install_catalog
   install_unit
 }
 
@@ -315,6 +391,7 @@ do_uninstall() {
     changed
     host systemctl daemon-reload
   fi
+  uninstall_catalog
   if [[ -e $APP_DIR ]]; then
     rm -rf -- "${APP_DIR:?}"
     log "removed $APP_DIR"

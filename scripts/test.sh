@@ -9,10 +9,14 @@ cd "$(dirname "$0")/.."
 # - alsa-utils, python3: the real arecord/aplay and the python feeder/drain of the ALSA rig;
 # - fuse3, libfuse3-dev, pkg-config, gcc: fakegpiofs, the FUSE sysfs GPIO the real onoff runs against;
 # - libsystemd-dev, g++, make: the native sd-notify binding (npm ci builds it; optional elsewhere);
-# - shellcheck, systemd (systemd-analyze): deploy/install.sh and the unit file are checked
+# - shellcheck, systemd (systemd-analyze, journalctl): deploy/install.sh, the unit file and the
+#   message catalog (journalctl --root --update-catalog, test/integration/catalog.test.ts) are checked
 #   (systemd is only installed when missing: an install would upgrade packages of the image);
-# - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last.
-APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev)
+# - libopus-dev: the bench's native libopus reference (bench/native.ts), run in its short form last;
+# - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/
+#   metrics.test.ts); 12 packages, 22.5 MB, ~10 s. The Prometheus server it also ships is not
+#   wanted: where systemd runs, its postinst starts it, so a fresh install stops it again below.
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -23,6 +27,9 @@ if ((${#missing[@]})); then
     echo "== installing Debian packages: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+      systemctl disable --now prometheus.service
+    fi
   else
     echo "The tests need Debian packages that are not installed. Run:" >&2
     echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2

@@ -16,7 +16,7 @@ import { mixerDeviceFor, Volume } from './audio/volume.js';
 import type { RunOptions } from './cli.js';
 import type { Config } from './config/schema.js';
 import type { SystemClock } from './core/clock.js';
-import { describeError } from './core/errors.js';
+import { describeError, ErrorCode, type Fault, fault } from './core/errors.js';
 import { systemRandom } from './core/random.js';
 import type { IndicatorRenderer, MicHealthEvents, MicMuteEvents } from './daemon.js';
 import { SPEECH_FIXTURE } from './demo.js';
@@ -44,13 +44,14 @@ export async function simulatedAudio(
   options: RunOptions,
   clock: SystemClock,
   log: Logger,
-): Promise<Audio | string> {
+): Promise<{ readonly ok: true; readonly audio: Audio } | { readonly ok: false; readonly fault: Fault }> {
   const micPath = options.mic ?? SPEECH_FIXTURE;
   let mic: Buffer;
   try {
     mic = readPcmFile(micPath);
   } catch (err) {
-    return `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
+    const message = `cannot read the simulated mic file ${micPath}: ${describeError(err)}`;
+    return { ok: false, fault: fault(ErrorCode.AudioSource, message) };
   }
   log.child({ component: 'audio' }).info({ mic: micPath, tts: options.ttsOut ?? null }, 'simulated audio');
   // Software volume: what set_volume does shows in the --tts-out file as on a speaker.
@@ -63,10 +64,13 @@ export async function simulatedAudio(
   await volume.load();
   const gain = (pcm: Buffer) => volume.apply(pcm);
   return {
-    source: new PcmSource(`file:${micPath}`, mic, clock),
-    sink: options.ttsOut ? new FileSink(options.ttsOut, gain) : new NullSink(gain),
-    volume,
-    close: () => volume.close(),
+    ok: true,
+    audio: {
+      source: new PcmSource(`file:${micPath}`, mic, clock),
+      sink: options.ttsOut ? new FileSink(options.ttsOut, gain) : new NullSink(gain),
+      volume,
+      close: () => volume.close(),
+    },
   };
 }
 
@@ -162,19 +166,22 @@ export function openHardware(
   clock: SystemClock,
   log: Logger,
   hooks: SimulatedHardwareHooks,
-): Hardware | string {
+): { readonly ok: true; readonly hardware: Hardware } | { readonly ok: false; readonly fault: Fault } {
   if (config.hardware === 'simulated') {
     const button = new SimulatedButton(process.stdin);
     // In raw mode the terminal no longer turns Ctrl-C into SIGINT; the button hands it back.
     button.on('interrupt', () => hooks.interrupt());
     return {
-      leds: new TerminalLeds(process.stdout),
-      onInput: (listener) => button.on('input', listener),
-      start: () => {
-        button.start();
-        hooks.say(`simulated ${SIM_BUTTON_HELP}, Ctrl-C = quit`);
+      ok: true,
+      hardware: {
+        leds: new TerminalLeds(process.stdout),
+        onInput: (listener) => button.on('input', listener),
+        start: () => {
+          button.start();
+          hooks.say(`simulated ${SIM_BUTTON_HELP}, Ctrl-C = quit`);
+        },
+        close: () => button.close(),
       },
-      close: () => button.close(),
     };
   }
   const gpio = new GpioHardware({
@@ -184,18 +191,21 @@ export function openHardware(
     log: log.child({ component: 'gpio' }),
   });
   const opened = gpio.open();
-  if (!opened.ok) return `${opened.fault.code}: ${opened.fault.message}`;
+  if (!opened.ok) return { ok: false, fault: opened.fault };
   // Lines left exported and an LED left lit by a crash would confuse the next start and the
   // person at the device: the sysfs writes are synchronous, so they also run on a dying exit.
   const onExit = () => gpio.close();
   process.on('exit', onExit);
   return {
-    leds: gpio,
-    onInput: (listener) => gpio.on('input', listener),
-    start: () => undefined,
-    close: () => {
-      process.off('exit', onExit);
-      gpio.close();
+    ok: true,
+    hardware: {
+      leds: gpio,
+      onInput: (listener) => gpio.on('input', listener),
+      start: () => undefined,
+      close: () => {
+        process.off('exit', onExit);
+        gpio.close();
+      },
     },
   };
 }

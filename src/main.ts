@@ -31,6 +31,7 @@ import {
 import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
+import { ErrorCode } from './core/errors.js';
 import { systemRandom } from './core/random.js';
 import { Daemon } from './daemon.js';
 import { runDemo } from './demo.js';
@@ -41,6 +42,7 @@ import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
 import { createLogger, detectLogFormat, resolveLogOutput } from './system/logger.js';
+import { MessageId } from './system/message-ids.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
@@ -84,16 +86,26 @@ async function run(options: RunOptions): Promise<number> {
   const overrides = options.sim ? { hardware: 'simulated' } : undefined;
   const pathOpt = options.configPath === undefined ? {} : { path: options.configPath };
   const loaded = loadConfig({ ...pathOpt, env: io.env, ...(overrides ? { overrides } : {}) });
+  const isTty = process.stdout.isTTY === true;
   if (!loaded.ok) {
-    io.err(formatConfigErrors(loaded.errors, loaded.source));
+    // No config, so no logTarget: `auto` (native entries under a unit).
+    const early = resolveLogOutput({ env: io.env, isTty, target: 'auto' });
+    // The list for a person at a terminal on stderr; under journald the one record says it all
+    // (its MESSAGE_ID explains E_CONFIG_INVALID), instead of one journal entry per stderr line.
+    if (early.format !== 'journal' && early.format !== 'native') {
+      io.err(formatConfigErrors(loaded.errors, loaded.source));
+    }
+    const errors = loaded.errors.map((e) => `${e.path}: ${e.message}`);
+    createLogger({ level: 'info', ...early })
+      .child({ component: 'main' })
+      .fatal(
+        { code: ErrorCode.ConfigInvalid, source: loaded.source, errors, exit_code: EX_CONFIG },
+        `config invalid (${loaded.source}): ${errors.join('; ')}; exiting ${EX_CONFIG}`,
+      );
     return EX_CONFIG;
   }
   const config = loaded.config;
-  const output = resolveLogOutput({
-    env: io.env,
-    isTty: process.stdout.isTTY === true,
-    target: config.logTarget,
-  });
+  const output = resolveLogOutput({ env: io.env, isTty, target: config.logTarget });
   const bootRoot = createLogger({ level: config.logLevel, ...output });
   const bootLog = bootRoot.child({ component: 'main' });
   const id = await resolveIdentity({
@@ -102,7 +114,7 @@ async function run(options: RunOptions): Promise<number> {
     origins: loaded.origins,
   });
   if (!id.ok) {
-    bootLog.fatal({ code: id.error.code }, id.error.message);
+    bootLog.fatal({ code: id.error.code, exit_code: EX_CONFIG }, id.error.message);
     return EX_CONFIG;
   }
   // Every line carries device_id (root) and component: main's own lines say "main", and every
@@ -116,35 +128,41 @@ async function run(options: RunOptions): Promise<number> {
   );
   const fileAudio = options.sim || options.simAudio;
   if (!fileAudio && (options.mic !== undefined || options.ttsOut !== undefined)) {
-    log.fatal('--mic and --tts-out replace the ALSA devices and go with --sim or --sim-audio only');
+    log.fatal(
+      { code: ErrorCode.ConfigInvalid, exit_code: EX_CONFIG },
+      '--mic and --tts-out replace the ALSA devices and go with --sim or --sim-audio only',
+    );
     return EX_CONFIG;
   }
   const clock = new SystemClock();
   // First: under systemd without a working sd-notify binding, nothing else should start.
   const opened = Service.open({ env: process.env, clock, log: root.child({ component: 'systemd' }) });
   if (!opened.ok) {
-    log.fatal({ code: opened.fault.code }, opened.fault.message);
+    log.fatal({ code: opened.fault.code, exit_code: EX_CONFIG }, opened.fault.message);
     return EX_CONFIG;
   }
   const service = opened.service;
   // Hardware first: a wrong GPIO line is a config error found before any child process starts.
-  const hardware = openHardware(config, clock, root, {
+  const opensHardware = openHardware(config, clock, root, {
     // The simulated button's Ctrl-C (a terminal in raw mode sends no SIGINT) stops as a signal does.
     interrupt: () => process.emit('SIGINT', 'SIGINT'),
     say: io.err,
   });
-  if (typeof hardware === 'string') {
-    log.fatal(hardware);
+  if (!opensHardware.ok) {
+    const f = opensHardware.fault;
+    log.fatal({ code: f.code, exit_code: EX_CONFIG }, `${f.code}: ${f.message}`);
     return EX_CONFIG;
   }
-  const audio = fileAudio
+  const hardware = opensHardware.hardware;
+  const opensAudio = fileAudio
     ? await simulatedAudio(config, options, clock, root)
-    : await alsaAudio(config, clock, root);
-  if (typeof audio === 'string') {
+    : { ok: true as const, audio: await alsaAudio(config, clock, root) };
+  if (!opensAudio.ok) {
     hardware.close();
-    log.fatal(audio);
+    log.fatal({ code: opensAudio.fault.code, exit_code: EX_CONFIG }, opensAudio.fault.message);
     return EX_CONFIG;
   }
+  const audio = opensAudio.audio;
   const credentials = openCredentials({
     config,
     identity: id.identity,
@@ -198,6 +216,25 @@ async function run(options: RunOptions): Promise<number> {
     provisioning?.nudge('new network address');
     daemon.networkChanged(`address ${added.join(', ')}`);
   });
+  // Before start: the first link transitions count. prom-client is loaded only when asked for
+  // (system/metrics.ts: its import alone takes a few hundred ms).
+  const textfile = config.metrics.textfile;
+  const metrics =
+    textfile === undefined
+      ? undefined
+      : (await import('./system/metrics.js')).attachMetrics(
+          { textfile, intervalMs: config.metrics.intervalMs },
+          {
+            supervisor: daemon.supervisor,
+            turns: daemon,
+            mic: audio.source,
+            speaker: audio.sink,
+            ...(audio.micMute ? { micMute: audio.micMute } : {}),
+            volume: () => audio.volume.level,
+            watchdog: () => service.watchdogState,
+          },
+          { clock, version: packageVersion(), log: root.child({ component: 'metrics' }) },
+        );
   await daemon.start();
   // Without an explicit server URL the link waits offline until OTA (or its cache) answers.
   if (credentials.kind === 'ota') provisioning = attachProvisioning(credentials.source, daemon);
@@ -208,7 +245,7 @@ async function run(options: RunOptions): Promise<number> {
   const sig = await stopRequested;
   // STOPPING=1 before anything else: systemd shows "deactivating" and expects no more pings.
   service.stopping();
-  log.info({ signal: sig }, 'stopping');
+  log.info({ message_id: MessageId.Stopping, signal: sig }, 'stopping');
   const overdue = setTimeout(() => {
     log.fatal(`shutdown took longer than ${STOP_BUDGET_MS} ms: exiting without finishing it`);
     process.exit(1);
@@ -216,6 +253,8 @@ async function run(options: RunOptions): Promise<number> {
   overdue.unref();
   network.stop();
   await daemon.stop();
+  // After the daemon: the last file shows link `stopped` and the turn the stop ended.
+  await metrics?.stop();
   await provisioning?.stop();
   hardware.close();
   await audio.close();

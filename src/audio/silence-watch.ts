@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { MessageId } from '../system/message-ids.js';
 import { FRAME_BYTES, FRAME_MS } from './audio-port.js';
 
 /** Exact zeros this long = muted (the same 2 s as the capture stall: audio/capture.ts STALL_MS). */
@@ -53,7 +54,7 @@ export class DigitalSilenceWatch extends EventEmitter<SilenceWatchEvents> {
     const from = this.#state;
     this.#state = to;
     const line = { mic_from: from, mic_to: to, reason };
-    if (to === 'muted') this.log.warn(line, `mic muted: ${reason}`);
+    if (to === 'muted') this.log.warn({ message_id: MessageId.MicMuted, ...line }, `mic muted: ${reason}`);
     else this.log.info(line, `mic unmuted: ${reason}`);
     this.emit(to === 'muted' ? 'muted' : 'unmuted');
   }

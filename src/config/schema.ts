@@ -118,6 +118,21 @@ export const connectionSchema = z
       .describe(
         'persistent mode: renew-at-rest replaces a stale session while the device is idle, so no press waits for a handshake; reconnect-on-press keeps it until a press, which then reconnects first (fewer handshakes, one handshake more on that press). On-demand mode closes a stale session at rest either way',
       ),
+    reconnectFailingAfterAttempts: z
+      .number()
+      .int()
+      .min(0)
+      .max(10_000)
+      .default(8)
+      .describe(
+        'this many connection attempts in a row without a ready session: log once (warning, MESSAGE_ID ReconnectFailing) that reconnecting keeps failing; again only after a ready session; 0 = never by count',
+      ),
+    reconnectFailingAfterMs: ms(
+      60_000,
+      0,
+      86_400_000,
+      'the same, once attempts have been failing this long (from the first failed attempt), whichever comes first; 0 = never by time',
+    ),
     authFailureWindowMs: ms(
       3_000,
       100,
@@ -211,6 +226,19 @@ export const audioSchema = z
       .max(128_000)
       .optional()
       .describe('uplink Opus bitrate in bit/s; default: libopus automatic'),
+  })
+  .strict();
+
+export const metricsSchema = z
+  .object({
+    textfile: z
+      .string()
+      .regex(/^\/.*[^/]\.prom$/, 'must be an absolute path ending in .prom (node_exporter reads only *.prom)')
+      .optional()
+      .describe(
+        "Prometheus metrics file for node_exporter's textfile collector, rewritten atomically every intervalMs and at stop, e.g. /var/lib/prometheus/node-exporter/speakerd.prom; unset = no metrics",
+      ),
+    intervalMs: ms(15_000, 1_000, 3_600_000, 'how often metrics.textfile is rewritten'),
   })
   .strict();
 
@@ -315,6 +343,7 @@ export const configSchema = z
     ota: otaSchema.default(otaSchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
+    metrics: metricsSchema.default(metricsSchema.parse({})),
     hardware: z
       .enum(['gpio', 'simulated'])
       .default('gpio')
@@ -337,6 +366,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type MetricsConfig = Config['metrics'];
 export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];

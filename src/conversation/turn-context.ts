@@ -16,6 +16,7 @@ import type { Clock } from '../core/clock.js';
 import { StateCell } from '../core/state.js';
 import type { ClientMessage, ListenMode } from '../protocol/messages.js';
 import { linkAtRest, type SessionPort } from '../session/session-port.js';
+import { MessageId } from '../system/message-ids.js';
 import type { ConversationState } from './conversation-state.js';
 import { type DeadlineKind, DeadlineSlot, deadlineFor } from './deadlines.js';
 import { ReplyGate } from './reply-gate.js';
@@ -192,7 +193,7 @@ export class TurnContext {
     this.turn = undefined;
     // A reply whose tts stop came is a reply, however its tail ends (a click, a loss, a stop).
     const timeline = turn.finish(turn.playingOut ? 'reply' : outcome, this.now());
-    this.d.log.info({ turn: timeline }, formatTurn(timeline));
+    this.d.log.info({ message_id: MessageId.TurnEnded, turn: timeline }, formatTurn(timeline));
     this.onTurn(timeline);
   }
 

@@ -22,6 +22,7 @@ import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import type { CredentialSource, Credentials } from '../session/credentials.js';
 import type { Logger } from '../system/logger.js';
+import { MessageId } from '../system/message-ids.js';
 import { type ActivationTiming, pollActivation, sleep } from './activation.js';
 import type { ActivateAnswer, OtaActivation, OtaCheck, OtaFault, OtaResult, OtaWebsocket } from './ota.js';
 import {
@@ -272,6 +273,7 @@ export class OtaCredentialSource extends EventEmitter<ProvisioningEvents> implem
       await this.#adopt(r.websocket, `refreshed: ${reason}`);
       log.info(
         {
+          message_id: MessageId.CredentialsRefreshed,
           reason,
           url: redactUrl(this.#current.url),
           url_changed: this.#current.url !== previous.url,
@@ -310,12 +312,19 @@ export class OtaCredentialSource extends EventEmitter<ProvisioningEvents> implem
     const { code, message } = activation;
     const entering = this.state !== 'activating';
     // The one log line of design.md §3.7: the code and what the server says to do with it.
+    // A code waiting to be entered is the operator's event (ActivationWaiting): said when the
+    // device enters activation, and when the server hands out another code meanwhile.
     this.#move('activating', `the server asks for activation: code ${code}`, {
+      message_id: MessageId.ActivationWaiting,
       activation_code: code,
       activation_message: message,
     });
     if (entering || code !== this.#activationCode) {
-      if (!entering) this.#o.log.info({ activation_code: code }, 'activation code changed');
+      if (!entering)
+        this.#o.log.info(
+          { message_id: MessageId.ActivationWaiting, activation_code: code, activation_message: message },
+          'activation code changed',
+        );
       this.#activationCode = code;
       this.emit('activation', { code, message });
     }

@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { ConnectionConfig } from '../config/schema.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { describeError } from '../core/errors.js';
+import { describeError, ErrorCode, errnoCode } from '../core/errors.js';
 import { Heartbeat } from '../core/heartbeat.js';
 import { decodeServerFrame, encodeClientMessage } from '../protocol/codec.js';
 import {
@@ -18,7 +18,13 @@ import {
   UPLINK_AUDIO,
 } from '../protocol/messages.js';
 import type { Connection, ConnectionState } from '../transport/connection.js';
-import { type AttemptEnd, classifyEnd, describeEnd } from './link-policy.js';
+import {
+  type AttemptEnd,
+  classifyEnd,
+  describeEnd,
+  type LinkFaultCode,
+  socketErrorCode,
+} from './link-policy.js';
 
 /**
  * Why a socket that is not open refuses a frame, when we did not close it ourselves: ws is CLOSING
@@ -59,6 +65,7 @@ export class LinkAttempt {
   #closeTimer: TimerHandle | undefined;
   #httpStatus: number | undefined;
   #localCause: string | undefined;
+  #localCode: LinkFaultCode | undefined;
   #lastError: string | undefined;
   /** Text frames before the server hello, kept for classifyEnd; the first few, plus a count. */
   readonly #preHelloText: string[] = [];
@@ -79,7 +86,11 @@ export class LinkAttempt {
       config.pingIntervalMs,
       config.pongTimeoutMs,
       () => conn.ping(),
-      (silent) => this.fail(`heartbeat timeout: no frame or pong for ${silent.toFixed(0)} ms`),
+      (silent) =>
+        this.fail(
+          ErrorCode.HeartbeatTimeout,
+          `heartbeat timeout: no frame or pong for ${silent.toFixed(0)} ms`,
+        ),
     );
     conn.on('open', () => this.#onOpen());
     conn.on('frame', (data, isBinary) => this.#onFrame(data, isBinary));
@@ -91,7 +102,8 @@ export class LinkAttempt {
       // ws follows every 'error' with 'close'; the close decides what happens next. After the
       // upgrade an error (payload too big, bad frame, ECONNRESET) is the cause of that close.
       this.#lastError = describeError(err);
-      if (this.#openedAt !== undefined) this.#localCause ??= this.#lastError;
+      if (this.#openedAt !== undefined)
+        this.#setCause(socketErrorCode(errnoCode(err), this.#readyAt !== undefined), this.#lastError);
       log.debug({ attempt: n, err: this.#lastError }, 'connection error');
     });
     conn.on('close', (code, reason) => this.#onClose(code, reason));
@@ -122,15 +134,21 @@ export class LinkAttempt {
       if (!err) return;
       // A write that fails on an "open" socket means the socket is gone: a fault, not a retry.
       this.log.warn({ attempt: this.n, err: describeError(err), what }, 'send failed');
-      this.fail(`send failed: ${describeError(err)}`);
+      this.fail(ErrorCode.SendFailed, `send failed: ${describeError(err)}`);
     });
   }
 
   /** Ends the attempt for a local reason: the socket is destroyed, the close does the rest. */
-  fail(cause: string): void {
-    // The first cause is the one that explains the close; terminate() is idempotent.
-    this.#localCause ??= cause;
+  fail(code: LinkFaultCode, cause: string): void {
+    this.#setCause(code, cause);
     this.conn.terminate();
+  }
+
+  /** The first cause is the one that explains the close. */
+  #setCause(code: LinkFaultCode, cause: string): void {
+    if (this.#localCause !== undefined) return;
+    this.#localCause = cause;
+    this.#localCode = code;
   }
 
   /** Orderly close that we asked for; destroyed after a short grace if the peer never answers. */
@@ -157,7 +175,7 @@ export class LinkAttempt {
     // Nothing but the hello goes out before the server hello (protocol.md §3.3, §11.3).
     this.write(hello, 'hello');
     this.#helloTimer = this.clock.setTimeout(
-      () => this.fail(`no server hello within ${this.config.helloTimeoutMs} ms`),
+      () => this.fail(ErrorCode.HelloTimeout, `no server hello within ${this.config.helloTimeoutMs} ms`),
       this.config.helloTimeoutMs,
     );
     this.hooks.upgraded();
@@ -190,7 +208,11 @@ export class LinkAttempt {
         this.#preHelloTexts++;
         return;
       }
-      this.log.warn({ frame: summarize(frame) }, 'frame before server hello ignored');
+      // The server broke the protocol (only the hello may come first, protocol.md §3.3); ignored.
+      this.log.warn(
+        { code: ErrorCode.ProtocolViolation, frame: summarize(frame) },
+        'frame before server hello ignored',
+      );
       return;
     }
     if (this.#intent !== 'none') return;
@@ -204,7 +226,15 @@ export class LinkAttempt {
         return;
       default:
         // Malformed input is logged and ignored; it never changes state (protocol.md §10.2).
-        this.log.warn({ frame: summarize(frame) }, 'ignored inbound frame');
+        // A type we do not know is the server being newer than us (protocol.md §10.2), not a
+        // violation; text that is not JSON, or JSON that is not a message, is one.
+        this.log.warn(
+          {
+            ...(frame.kind === 'unknown' ? {} : { code: ErrorCode.ProtocolViolation }),
+            frame: summarize(frame),
+          },
+          'ignored inbound frame',
+        );
     }
   }
 
@@ -221,6 +251,7 @@ export class LinkAttempt {
       preHelloText: this.#preHelloText,
       httpStatus: this.#httpStatus,
       localCause: this.#localCause ?? (this.#openedAt === undefined ? this.#lastError : undefined),
+      ...(this.#localCode === undefined ? {} : { localCode: this.#localCode }),
     });
     // A refusal is the supervisor's one line; any other end leaves the text to be said here.
     if (end.kind !== 'auth') this.#logPreHelloText(`before the server hello, then ${describeEnd(end)}`);

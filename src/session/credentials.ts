@@ -4,7 +4,9 @@
  * implements the same interface with a fetch from the OTA endpoint.
  */
 import { type ConfigError, loadConfig, redactUrl } from '../config/load.js';
+import { ErrorCode } from '../core/errors.js';
 import type { Logger } from '../system/logger.js';
+import { MessageId } from '../system/message-ids.js';
 
 export interface Credentials {
   /** '' = none yet (OTA has not answered): the supervisor waits offline instead of connecting. */
@@ -52,7 +54,7 @@ export class ConfigCredentialSource implements CredentialSource {
     const result = loadConfig({ path, env: this.#o.env(), overrides, defaultPath });
     if (!result.ok) {
       log.warn(
-        { reason, source: result.source, errors: result.errors.map(errorLine) },
+        { code: ErrorCode.Credentials, reason, source: result.source, errors: result.errors.map(errorLine) },
         'config invalid on credential refresh; keeping the previous credentials',
       );
       return this.#current;
@@ -61,7 +63,7 @@ export class ConfigCredentialSource implements CredentialSource {
     if (url === undefined) {
       // The config now says "use OTA"; that takes a restart (a different credential source).
       log.warn(
-        { reason },
+        { code: ErrorCode.Credentials, reason },
         'server.websocketUrl was removed from the config; keeping the previous credentials until a restart',
       );
       return this.#current;
@@ -71,6 +73,7 @@ export class ConfigCredentialSource implements CredentialSource {
     this.#current = next;
     log.info(
       {
+        message_id: MessageId.CredentialsRefreshed,
         reason,
         source: result.source,
         url: redactUrl(next.url),

@@ -2,6 +2,17 @@
  * How a connection attempt ended, and what that means (design.md §3.2, protocol.md §8). Pure, so
  * the policy can be tested without sockets.
  */
+import { ErrorCode } from '../core/errors.js';
+
+/** The error codes a fault end can carry (each has its catalog entry: systemd/speakerd.catalog). */
+export type LinkFaultCode =
+  | typeof ErrorCode.ConnectFailed
+  | typeof ErrorCode.HelloTimeout
+  | typeof ErrorCode.HeartbeatTimeout
+  | typeof ErrorCode.SendFailed
+  | typeof ErrorCode.ConnectionLost
+  | typeof ErrorCode.MessageTooBig
+  | typeof ErrorCode.ProtocolViolation;
 
 /** Close codes that mean "the server ended the session on purpose" (protocol.md §8.2, §8.3). */
 export const ROUTINE_CLOSE_CODES: ReadonlySet<number> = new Set([1000, 1001, 1005]);
@@ -10,7 +21,12 @@ export type AttemptEnd =
   /** Server closed with 1000/1001/1005 after a ready session. */
   | { readonly kind: 'routine'; readonly code: number; readonly reason: string }
   /** Anything that is not a routine end: transport error, 1006/1011/1009, timeouts. */
-  | { readonly kind: 'fault'; readonly cause: string; readonly afterUpgrade: boolean }
+  | {
+      readonly kind: 'fault';
+      readonly code: LinkFaultCode;
+      readonly cause: string;
+      readonly afterUpgrade: boolean;
+    }
   /**
    * Credentials were refused: HTTP 401/403 on upgrade, or text + close before the hello. `said` is
    * the server's own words (xinnan: `认证失败`), `status` the HTTP status, whichever applies.
@@ -41,6 +57,31 @@ export interface CloseFacts {
   readonly httpStatus: number | undefined;
   /** A local reason that overrides the code (hello timeout, heartbeat timeout, send failure…). */
   readonly localCause: string | undefined;
+  /**
+   * The error code of `localCause`, when the one who saw it knows it (attempt.ts: its own timers,
+   * socketErrorCode); else a connection that never got its hello failed to connect, and one that
+   * had it was lost.
+   */
+  readonly localCode?: LinkFaultCode;
+}
+
+/**
+ * Close codes that say the peer found our frames malformed, or we found theirs (RFC 6455 §7.4.1:
+ * 1002 protocol error, 1003 unacceptable data, 1007 inconsistent data).
+ */
+const PROTOCOL_CLOSE_CODES: ReadonlySet<number> = new Set([1002, 1003, 1007]);
+
+/**
+ * The code of an error the `ws` socket emitted after the upgrade. ws's receiver names every frame
+ * it refuses with a `WS_ERR_*` code (ws lib/receiver.js): WS_ERR_UNSUPPORTED_MESSAGE_LENGTH is a
+ * message above maxPayload (and ws closes with 1009), every other WS_ERR_* is a malformed frame
+ * (bad opcode, bad UTF-8, unmasked…: 1002/1007). Anything else (ECONNRESET, EPIPE…) is the
+ * connection going away under us.
+ */
+export function socketErrorCode(errno: string | undefined, wasReady: boolean): LinkFaultCode {
+  if (errno === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return ErrorCode.MessageTooBig;
+  if (errno?.startsWith('WS_ERR_')) return ErrorCode.ProtocolViolation;
+  return wasReady ? ErrorCode.ConnectionLost : ErrorCode.ConnectFailed;
 }
 
 export function classifyEnd(f: CloseFacts): AttemptEnd {
@@ -49,9 +90,13 @@ export function classifyEnd(f: CloseFacts): AttemptEnd {
     return { kind: 'auth', cause: `upgrade refused with HTTP ${f.httpStatus}`, status: f.httpStatus };
   }
   if (f.httpStatus !== undefined) {
-    return { kind: 'fault', cause: `upgrade refused with HTTP ${f.httpStatus}`, afterUpgrade };
+    const cause = `upgrade refused with HTTP ${f.httpStatus}`;
+    return { kind: 'fault', code: ErrorCode.ConnectFailed, cause, afterUpgrade };
   }
-  if (f.localCause !== undefined) return { kind: 'fault', cause: f.localCause, afterUpgrade };
+  if (f.localCause !== undefined) {
+    const code = f.localCode ?? (f.wasReady ? ErrorCode.ConnectionLost : ErrorCode.ConnectFailed);
+    return { kind: 'fault', code, cause: f.localCause, afterUpgrade };
+  }
   if (!f.wasReady && f.preHelloText.length > 0 && f.openForMs !== undefined) {
     // xinnan rejects a token in-band: a plain-text frame, then close 1000 (protocol.md §2.5).
     const said = f.preHelloText[0] ?? '';
@@ -65,9 +110,15 @@ export function classifyEnd(f: CloseFacts): AttemptEnd {
   const what = `server closed ${f.code}${f.reason ? ` (${f.reason})` : ''}`;
   if (f.wasReady && ROUTINE_CLOSE_CODES.has(f.code))
     return { kind: 'routine', code: f.code, reason: f.reason };
-  if (f.code === 1009) return { kind: 'fault', cause: `${what}: message too big`, afterUpgrade };
-  if (!f.wasReady && afterUpgrade) return { kind: 'fault', cause: `${what} before hello`, afterUpgrade };
-  return { kind: 'fault', cause: f.code === 1006 ? 'connection lost (1006)' : what, afterUpgrade };
+  if (f.code === 1009)
+    return { kind: 'fault', code: ErrorCode.MessageTooBig, cause: `${what}: message too big`, afterUpgrade };
+  if (PROTOCOL_CLOSE_CODES.has(f.code))
+    return { kind: 'fault', code: ErrorCode.ProtocolViolation, cause: what, afterUpgrade };
+  if (!f.wasReady && afterUpgrade)
+    return { kind: 'fault', code: ErrorCode.ConnectFailed, cause: `${what} before hello`, afterUpgrade };
+  const cause = f.code === 1006 ? 'connection lost (1006)' : what;
+  const code = f.wasReady ? ErrorCode.ConnectionLost : ErrorCode.ConnectFailed;
+  return { kind: 'fault', code, cause, afterUpgrade };
 }
 
 /** Builds the upgrade headers (protocol.md §2.2). */

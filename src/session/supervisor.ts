@@ -14,10 +14,11 @@ import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import { encodeClientMessage } from '../protocol/codec.js';
 import type { ClientMessage } from '../protocol/messages.js';
+import { MessageId } from '../system/message-ids.js';
 import type { ConnectionState, Connector } from '../transport/connection.js';
 import { type CloseIntent, LinkAttempt } from './attempt.js';
 import type { CredentialSource } from './credentials.js';
-import { type AttemptEnd, describeEnd, handshakeHeaders } from './link-policy.js';
+import { type AttemptEnd, describeEnd, handshakeHeaders, type LinkFaultCode } from './link-policy.js';
 import type { LinkState, SessionEvents, SessionPort } from './session-port.js';
 
 export interface SupervisorDeps {
@@ -97,6 +98,15 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
   #activityAt = Number.NEGATIVE_INFINITY;
   #staleTimer: TimerHandle | undefined;
   #stopped: Promise<void> | undefined;
+  /** When the link last became ready (for LinkDown's session_ms); undefined while it is not ready. */
+  #readySince: number | undefined;
+  /** When the link last left ready (for LinkUp's outage_ms); undefined before the first ready. */
+  #downSince: number | undefined;
+  /**
+   * The attempts failing since the last ready session (or since start): #noteFailure says once per
+   * outage that reconnecting keeps failing; a ready session closes the outage (#onReady).
+   */
+  #outage: { readonly since: number; failures: number; said: boolean } | undefined;
 
   constructor(deps: SupervisorDeps) {
     super();
@@ -299,9 +309,72 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     return refused === undefined ? { ok: true, attempt: a } : { ok: false, ...refused };
   }
 
-  #move(to: LinkState, reason: string, detail = reason): void {
+  /**
+   * The one place the link changes. Its record carries the operator's MESSAGE_IDs (issue 13 §2):
+   * LinkUp on → ready (with how long the link was out, after a ready session), LinkDown on
+   * ready → anything (the cause in `reason`, its E_* `code` for a fault, how long it was up).
+   */
+  #move(to: LinkState, reason: string, detail = reason, code?: LinkFaultCode): void {
     this.#detail = detail;
-    this.#state.transition(to, reason);
+    const from = this.state;
+    if (from === to) return;
+    const now = this.#d.clock.now();
+    let extra: Record<string, unknown> | undefined;
+    if (to === 'ready') {
+      const out = this.#outage;
+      // Out since the link left ready; before the first ready session, since the first failed
+      // attempt (a first connection that simply works ends no outage).
+      const outSince = this.#downSince ?? out?.since;
+      extra = {
+        message_id: MessageId.LinkUp,
+        ...(outSince === undefined ? {} : { outage_ms: now - outSince }),
+        ...(out === undefined ? {} : { failed_attempts: out.failures }),
+      };
+      this.#readySince = now;
+    } else if (from === 'ready') {
+      extra = {
+        message_id: MessageId.LinkDown,
+        ...(code === undefined ? {} : { code }),
+        ...(this.#readySince === undefined ? {} : { session_ms: now - this.#readySince }),
+      };
+      this.#readySince = undefined;
+      this.#downSince = now;
+    }
+    this.#state.transition(to, reason, extra);
+  }
+
+  /**
+   * One more attempt ended without a ready session. Past reconnectFailingAfterAttempts attempts, or
+   * reconnectFailingAfterMs since the first of them, says so once (a warning an operator can
+   * query by MESSAGE_ID): every attempt has its own line already, this one says the outage is not
+   * a blip. Said again only after a ready session in between (#onReady closes the outage).
+   */
+  #noteFailure(cause: string, code: ErrorCode, delayMs: number): void {
+    const now = this.#d.clock.now();
+    // The attempt that just failed started at #lastAttemptAt: the outage counts from there.
+    this.#outage ??= { since: this.#lastAttemptAt, failures: 0, said: false };
+    const out = this.#outage;
+    out.failures++;
+    if (out.said) return;
+    const cfg = this.#d.config;
+    const forMs = now - out.since;
+    const byCount =
+      cfg.reconnectFailingAfterAttempts > 0 && out.failures >= cfg.reconnectFailingAfterAttempts;
+    const byTime = cfg.reconnectFailingAfterMs > 0 && forMs >= cfg.reconnectFailingAfterMs;
+    if (!byCount && !byTime) return;
+    out.said = true;
+    this.#d.log.warn(
+      {
+        message_id: MessageId.ReconnectFailing,
+        code,
+        failed_attempts: out.failures,
+        failing_for_ms: forMs,
+        cause,
+        delay_ms: delayMs,
+        url: redactUrl(this.#d.credentials.current().url),
+      },
+      `reconnecting keeps failing: ${out.failures} attempts in ${(forMs / 1000).toFixed(1)} s, last: ${cause}; still retrying`,
+    );
   }
 
   #connect(reason: string): void {
@@ -318,7 +391,10 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
         settled = true;
         this.#d.clock.clearTimeout(this.#refreshGuard);
         if (why)
-          this.#d.log.warn({ cause: why }, 'credential refresh failed; using the previous credentials');
+          this.#d.log.warn(
+            { code: ErrorCode.Credentials, cause: why },
+            'credential refresh failed; using the previous credentials',
+          );
         if (this.state === 'connecting' && !this.#attempt) this.#open(reason);
       };
       // A refresh is a network round trip in the OTA case: bounded like every other wait.
@@ -408,6 +484,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       this.#shortSessions = 0;
     }, this.#d.config.backoffResetMs);
     this.#move('ready', `attempt ${a.n}: session ${sessionId || '(none)'}`, 'online');
+    this.#outage = undefined;
     this.#armStaleCheck(a);
   }
 
@@ -481,11 +558,22 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
       // still waits refreshMinIntervalMs after the previous one, a hard per-device rate bound.
       delay = Math.max(delay, this.#refreshFloorMs());
     }
+    // A fault carries its E_* code (the journal's SPEAKERD_CODE, its catalog entry); a session
+    // closed politely right after its hello has none: the server did that on purpose.
+    const code = end.kind === 'fault' ? end.code : undefined;
     log.warn(
-      { attempt: a.n, cause, delay_ms: delay, failures: this.#backoff.attempt },
+      {
+        attempt: a.n,
+        ...(code === undefined ? { close_code: end.code } : { code }),
+        cause,
+        delay_ms: delay,
+        failures: this.#backoff.attempt,
+      },
       'connection failed; backing off',
     );
-    this.#scheduleRetry(delay, cause);
+    // A session that became ready closed the outage (#onReady), however short it was.
+    if (readyForMs === undefined && code !== undefined) this.#noteFailure(cause, code, delay);
+    this.#scheduleRetry(delay, cause, code);
   }
 
   /**
@@ -537,6 +625,7 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
         ? `server refused our credentials; ${when}`
         : `server refused our credentials again after a refresh; ${when}`,
     );
+    this.#noteFailure(end.cause, ErrorCode.AuthRejected, delay);
     if (delay === 0) this.#connect(why);
     else this.#scheduleRetry(delay, why);
   }
@@ -546,9 +635,9 @@ export class SessionSupervisor extends EventEmitter<SessionEvents> implements Se
     return Math.max(0, this.#lastRefreshAt + this.#d.config.refreshMinIntervalMs - this.#d.clock.now());
   }
 
-  #scheduleRetry(delayMs: number, cause: string): void {
+  #scheduleRetry(delayMs: number, cause: string, code?: LinkFaultCode): void {
     this.#d.clock.clearTimeout(this.#retryTimer);
-    this.#move('backoff', cause, `retry in ${(delayMs / 1000).toFixed(1)} s · ${cause}`);
+    this.#move('backoff', cause, `retry in ${(delayMs / 1000).toFixed(1)} s · ${cause}`, code);
     this.#retryTimer = this.#d.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       this.#connect(`retry after ${cause}`);

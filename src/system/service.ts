@@ -11,6 +11,7 @@ import type { ConversationState } from '../conversation/conversation-state.js';
 import type { Clock } from '../core/clock.js';
 import type { Fault } from '../core/errors.js';
 import type { LinkState } from '../session/session-port.js';
+import { MessageId } from './message-ids.js';
 import { type Notifier, openNotifier, readWatchdogUsec } from './notify.js';
 import {
   eventLoopCheck,
@@ -19,6 +20,7 @@ import {
   progressCheck,
   type Wait,
   Watchdog,
+  type WatchdogState,
 } from './watchdog.js';
 
 /** A p99 loop delay above this over one interval: the daemon is too slow to keep audio flowing. */
@@ -76,6 +78,11 @@ export class Service {
     return this.#state;
   }
 
+  /** The health-gated watchdog's state (metrics); undefined while none runs (no WatchdogSec=, not ready yet). */
+  get watchdogState(): WatchdogState | undefined {
+    return this.#watchdog?.state;
+  }
+
   get watchdogIntervalMs(): number | undefined {
     return this.#intervalMs;
   }
@@ -88,7 +95,10 @@ export class Service {
     daemon.on('status', (status) => {
       if (this.#state === 'ready') this.#notifier.status(status);
     });
-    this.#d.log.info({ status: daemon.status, watchdog_ms: this.#intervalMs ?? null }, 'ready');
+    this.#d.log.info(
+      { message_id: MessageId.Ready, status: daemon.status, watchdog_ms: this.#intervalMs ?? null },
+      'ready',
+    );
     if (this.#intervalMs === undefined) return;
     this.#watchdog = new Watchdog({
       clock: this.#d.clock,

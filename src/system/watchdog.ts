@@ -12,6 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { MessageId } from './message-ids.js';
 import type { Notifier } from './notify.js';
 
 export type CheckResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
@@ -157,7 +158,8 @@ export class Watchdog {
     this.#state = to;
     const line = { ...extra, watchdog_from: from, watchdog_to: to, reason };
     const msg = `watchdog ${from} → ${to}: ${reason}`;
-    if (to === 'failing') this.#d.log.warn(line, msg);
+    // Only the move to failing is the operator's event: the reminders repeat it, the recovery ends it.
+    if (to === 'failing') this.#d.log.warn({ message_id: MessageId.WatchdogFailing, ...line }, msg);
     else this.#d.log.info(line, msg);
   }
 }

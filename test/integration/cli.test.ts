@@ -91,6 +91,32 @@ test('check-config: 0 for a good file, 78 with every error for a bad one', async
   }
 });
 
+test('run with an invalid config: exit 78, one fatal record with code E_CONFIG_INVALID and every error', async () => {
+  const badFile = join(dir, 'bad-run.json');
+  writeFileSync(badFile, JSON.stringify({ connection: { pingIntervalMs: 1 }, bogus: 1 }));
+  const parse = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.includes('{'))
+      .map((l) => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>);
+  // Not under journald: the list for a person on stderr, the record on stdout (JSON lines).
+  const plain = await run(['run', '--config', badFile]);
+  assert.equal(plain.code, 78);
+  assert.match(plain.err, /connection\.pingIntervalMs/);
+  const [record, ...more] = parse(plain.out);
+  assert.deepEqual(more, []);
+  assert.equal(record?.code, 'E_CONFIG_INVALID');
+  assert.equal(record?.level, 60);
+  assert.equal(record?.exit_code, 78);
+  assert.ok(Array.isArray(record?.errors) && record.errors.length === 2, 'both errors listed');
+  // Under journald the record alone says it (with its priority prefix), not one entry per line.
+  const journal = await run(['run', '--config', badFile], { JOURNAL_STREAM: '8:12345' });
+  assert.equal(journal.code, 78);
+  assert.equal(journal.err, '');
+  assert.match(journal.out, /^<2>\{.*"code":"E_CONFIG_INVALID".*bogus/);
+  assert.equal(parse(journal.out).length, 1);
+});
+
 test('identity: the same ids on every run, Client-Id kept in the state dir', async () => {
   const env = { SPEAKERD_STATE_DIR: join(dir, 'state'), SPEAKERD_DEVICE_ID: '02:11:22:33:44:55' };
   const a = await run(['identity'], env);

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const UNIT = 'systemd/speakerd.service';
@@ -109,6 +110,17 @@ test('shellcheck: deploy/install.sh is clean', () => {
   assert.equal(r.code, 0);
 });
 
+test('install.sh installs the build dependencies of the native bindings: libsystemd-dev and pkg-config', () => {
+  // The systemd-journald binding finds libsystemd through pkg-config; without it its build fails
+  // (and npm then rolls back the other native installs too: issue 13 §1).
+  const script = readFileSync(INSTALL, 'utf8');
+  const m = /^readonly APT_PACKAGES=\(([^)]*)\)$/m.exec(script);
+  assert.ok(m?.[1], 'APT_PACKAGES in deploy/install.sh');
+  const packages = m[1].split(/\s+/);
+  for (const p of ['libsystemd-dev', 'pkg-config', 'build-essential', 'python3'])
+    assert.ok(packages.includes(p), `APT_PACKAGES lacks ${p}`);
+});
+
 test('deploy/config.example.json passes check-config', () => {
   const r = run(process.execPath, [
     join(REPO, 'dist/src/main.js'),
@@ -158,6 +170,19 @@ describe('deploy/install.sh --root (staging)', () => {
     return r;
   };
   const at = (p: string): string => join(root, p);
+  const CATALOG = 'usr/local/lib/systemd/catalog/speakerd.catalog';
+  const CATALOG_DB = 'var/lib/systemd/catalog/database';
+  /** The ids the staged catalog database lists (journalctl --root, as the script compiled it). */
+  const compiledIds = (): string[] => {
+    const r = run('journalctl', [`--root=${root}`, '--list-catalog']);
+    assert.equal(r.code, 0, r.err);
+    return r.out
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.slice(0, 32))
+      .sort();
+  };
+  const ALL_IDS = [...Object.values(MessageId), ...Object.values(CodeMessageId)].sort();
 
   before(() => {
     tmp = mkdtempSync(join(tmpdir(), 'speakerd-deploy-'));
@@ -182,6 +207,7 @@ describe('deploy/install.sh --root (staging)', () => {
       'opt/speakerd/package.json',
       'opt/speakerd/package-lock.json',
       'opt/speakerd/README.md',
+      'opt/speakerd/hardware.md',
       'opt/speakerd/dist/src/main.js',
       'opt/speakerd/assets/speech16k.raw',
       'opt/speakerd/node_modules/ws/package.json',
@@ -194,6 +220,12 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.ok(!existsSync(at('opt/speakerd/dist/test')));
     assert.ok(!existsSync(at('opt/speakerd/node_modules/typescript')));
     assert.ok(!existsSync(at('opt/speakerd/node_modules/@biomejs')));
+
+    // The message catalog, compiled so that journalctl -x explains every speakerd MESSAGE_ID.
+    assert.deepEqual(readFileSync(at(CATALOG)), readFileSync(join(REPO, 'systemd/speakerd.catalog')));
+    assert.equal(statSync(at(CATALOG)).mode & 0o777, 0o644);
+    assert.match(r.out, /run: journalctl --root=\S+ --update-catalog/);
+    assert.deepEqual(compiledIds(), ALL_IDS);
 
     // The installed copy runs on its own.
     const check = run(process.execPath, [
@@ -211,6 +243,18 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.deepEqual(differences(before, snapshot(root)), []);
     assert.match(r.out, /nothing changed/);
     assert.doesNotMatch(r.out, /run: npm ci/);
+  });
+
+  test('a catalog database without our entries is compiled again; a changed catalog file is put right', () => {
+    rmSync(at(CATALOG_DB));
+    let r = install();
+    assert.match(r.out, /--update-catalog/);
+    assert.deepEqual(compiledIds(), ALL_IDS);
+    writeFileSync(at(CATALOG), '-- 00000000000000000000000000000001\nSubject: stale\n\nold text\n');
+    r = install();
+    assert.match(r.out, /installed \S+speakerd\.catalog/);
+    assert.deepEqual(compiledIds(), ALL_IDS, 'the stale entry is gone from the database');
+    assert.match(install().out, /nothing changed/);
   });
 
   test('an existing config.json is kept', () => {
@@ -239,6 +283,9 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.ok(!existsSync(at('etc/systemd/system/speakerd.service')));
     assert.ok(!existsSync(at('opt/speakerd')));
     assert.ok(existsSync(at('etc/speakerd/config.json')));
+    // The catalog goes too; with no catalog left in the staging root, so does its database.
+    assert.ok(!existsSync(at(CATALOG)));
+    assert.ok(!existsSync(at(CATALOG_DB)));
     assert.match(install('--uninstall').out, /nothing changed/);
   });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { seededRandom } from '../../src/core/random.js';
 import type { InputEvent } from '../../src/hardware/input.js';
+import { MessageId } from '../../src/system/message-ids.js';
 import { CLIENT_ID, DEVICE_ID, rigPerTest } from './harness.js';
 
 const open = rigPerTest();
@@ -213,6 +214,11 @@ test('9. garbage, JSON array, unknown type, tts without state, invalid Opus, 2 M
     r.logs.some((l) => /payload|1009|too big/i.test(String(l.cause ?? ''))),
     'the cause is logged',
   );
+  // Each with its E_* code, so the journal explains it (systemd/speakerd.catalog).
+  const codes = new Set(r.logs.map((l) => l.code));
+  for (const code of ['E_PROTOCOL', 'E_OPUS_DECODE', 'E_MESSAGE_TOO_BIG']) assert.ok(codes.has(code), code);
+  const down = r.logs.find((l) => l.message_id === MessageId.LinkDown);
+  assert.equal(down?.code, 'E_MESSAGE_TOO_BIG', 'the link went down with that cause');
   await r.ready();
   await r.fullTurn();
 });

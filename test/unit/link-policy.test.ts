@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CloseFacts, classifyEnd, handshakeHeaders } from '../../src/session/link-policy.js';
+import { ErrorCode } from '../../src/core/errors.js';
+import {
+  type CloseFacts,
+  classifyEnd,
+  handshakeHeaders,
+  socketErrorCode,
+} from '../../src/session/link-policy.js';
 
 const base: CloseFacts = {
   code: 1006,
@@ -30,10 +36,16 @@ test('1006, 1011, 1009 and closes before the hello are faults', () => {
     /too big/,
   );
   const early = classifyEnd({ ...base, code: 1000, openForMs: 50 });
-  assert.deepEqual(early, { kind: 'fault', cause: 'server closed 1000 before hello', afterUpgrade: true });
+  assert.deepEqual(early, {
+    kind: 'fault',
+    code: ErrorCode.ConnectFailed,
+    cause: 'server closed 1000 before hello',
+    afterUpgrade: true,
+  });
   const refused = classifyEnd({ ...base, localCause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9' });
   assert.deepEqual(refused, {
     kind: 'fault',
+    code: ErrorCode.ConnectFailed,
     cause: 'ECONNREFUSED connect ECONNREFUSED 127.0.0.1:9',
     afterUpgrade: false,
   });
@@ -46,8 +58,37 @@ test('a local cause (timeouts, send failures) wins over the close code', () => {
     wasReady: true,
     openForMs: 9000,
     localCause: 'heartbeat timeout',
+    localCode: ErrorCode.HeartbeatTimeout,
   });
-  assert.deepEqual(end, { kind: 'fault', cause: 'heartbeat timeout', afterUpgrade: true });
+  assert.deepEqual(end, {
+    kind: 'fault',
+    code: ErrorCode.HeartbeatTimeout,
+    cause: 'heartbeat timeout',
+    afterUpgrade: true,
+  });
+});
+
+test('every fault carries the E_* code its catalog entry explains', () => {
+  const code = (f: Partial<CloseFacts>) => {
+    const end = classifyEnd({ ...base, ...f });
+    return end.kind === 'fault' ? end.code : end.kind;
+  };
+  assert.equal(code({ wasReady: true, openForMs: 10 }), ErrorCode.ConnectionLost, '1006 after the hello');
+  assert.equal(code({ code: 1011, wasReady: true, openForMs: 10 }), ErrorCode.ConnectionLost);
+  assert.equal(code({ code: 1009, wasReady: true, openForMs: 10 }), ErrorCode.MessageTooBig);
+  for (const c of [1002, 1003, 1007])
+    assert.equal(code({ code: c, wasReady: true, openForMs: 10 }), ErrorCode.ProtocolViolation, `close ${c}`);
+  assert.equal(code({ code: 1011, openForMs: 10 }), ErrorCode.ConnectFailed, 'closed before the hello');
+  assert.equal(code({ httpStatus: 502 }), ErrorCode.ConnectFailed);
+  assert.equal(code({ localCause: 'ECONNREFUSED' }), ErrorCode.ConnectFailed, 'never upgraded');
+  assert.equal(code({ wasReady: true, openForMs: 9, localCause: 'ECONNRESET' }), ErrorCode.ConnectionLost);
+  assert.equal(code({ httpStatus: 401 }), 'auth', 'a refusal is E_AUTH_REJECTED, the supervisor says so');
+  // ws's receiver names what it refused (ws lib/receiver.js).
+  assert.equal(socketErrorCode('WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', true), ErrorCode.MessageTooBig);
+  assert.equal(socketErrorCode('WS_ERR_INVALID_UTF8', true), ErrorCode.ProtocolViolation);
+  assert.equal(socketErrorCode('ECONNRESET', true), ErrorCode.ConnectionLost);
+  assert.equal(socketErrorCode('ECONNRESET', false), ErrorCode.ConnectFailed);
+  assert.equal(socketErrorCode(undefined, false), ErrorCode.ConnectFailed);
 });
 
 test('auth: HTTP 401/403, or text then close before the hello (xinnan 认证失败)', () => {

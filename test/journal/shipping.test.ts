@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '../../src/devserver/auth.js';
-import { CodeMessageId } from '../../src/system/message-ids.js';
+import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
 import { SpeakerdProcs } from '../fakes/speakerd-proc.js';
 import {
   FAKE_JOURNAL_RUN_HINT,
@@ -233,13 +233,25 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
     for (const e of want) if (e.MESSAGE_ID) ids.set(e.MESSAGE_ID, (ids.get(e.MESSAGE_ID) ?? 0) + 1);
     // Every MESSAGE_ID the daemon wrote (the refused one at least its code's; the event ids of
     // message-ids.ts as the writer adds them), each found as often as it was written.
-    if (!d.accepted) assert.ok(ids.has(AUTH_REJECTED), `${d.id} wrote MESSAGE_ID=${AUTH_REJECTED}`);
+    for (const id of [
+      MessageId.Ready,
+      MessageId.Stopping,
+      ...(d.accepted ? [MessageId.LinkUp] : [AUTH_REJECTED]),
+    ])
+      assert.ok(ids.has(id), `${d.id} wrote MESSAGE_ID=${id}`);
     for (const [id, n] of ids) {
       const hits = await journalctl([...D, `DEVICE_ID=${d.id}`, `MESSAGE_ID=${id}`]);
       assert.equal(hits.length, n, `${d.id} MESSAGE_ID=${id}`);
     }
     assert.equal(
-      (await journalctl([...D, `DEVICE_ID=${d.id}`, 'SPEAKERD_LINK_TO=ready'])).length,
+      (
+        await journalctl([
+          ...D,
+          `DEVICE_ID=${d.id}`,
+          `MESSAGE_ID=${MessageId.LinkUp}`,
+          'SPEAKERD_LINK_TO=ready',
+        ])
+      ).length,
       d.accepted ? 1 : 0,
       `${d.id}: online once, or never with a refused token`,
     );
@@ -327,7 +339,14 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
   ]);
   assert.equal(x.code, 0, x.stderr);
   const text = x.stdout.toString();
-  assert.match(text, /^░░ Subject: .+/m, `-x shows the catalog's subject:\n${text}`);
+  // The entry's Subject from the catalog file, with its @FIELD@s as the refused device's entry has them.
+  const block = readFileSync(catalogFile, 'utf8').split(`-- ${AUTH_REJECTED}\n`)[1] ?? '';
+  const subject = /^Subject: (.*)$/m.exec(block)?.[1] ?? '(no Subject in the catalog)';
+  const last = refused.at(-1) ?? {};
+  const expected = subject.replace(/@([A-Z0-9_]+)@/g, (_, k: string) => String(last[k]));
+  assert.ok(text.includes(`░░ Subject: ${expected}`), `-x shows "${expected}":\n${text}`);
   assert.ok(text.includes(DEVICES[2]?.id ?? '?'), `@DEVICE_ID@ substituted:\n${text}`);
+  t.diagnostic(`journalctl -D … -x MESSAGE_ID=${AUTH_REJECTED} -n 1:`);
+  for (const line of text.split('\n').slice(0, 6)) t.diagnostic(line);
   lap('journalctl -x explained');
 });

@@ -220,6 +220,12 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
   const D = ['-D', collectorDir];
   const all = await journalctl(D);
   assert.equal(all.length, total, 'every entry arrived once');
+  const seen = await runTool('journalctl', [...D, '-F', 'DEVICE_ID']);
+  assert.deepEqual(
+    seen.stdout.toString().trim().split('\n').sort(),
+    DEVICES.map((d) => d.id).sort(),
+    '-F DEVICE_ID lists the fleet',
+  );
   for (const d of DEVICES) {
     const want = sent.get(d.id) ?? [];
     const got = await journalctl([...D, `DEVICE_ID=${d.id}`]);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -19,7 +19,9 @@ import {
   FAKE_JOURNAL_RUN_HINT,
   field,
   insideFakeJournal,
+  JOURNAL_SOCKET,
   journalctl,
+  type ReceivedEntry,
   runTool,
   startTestJournald,
   type TestJournald,
@@ -115,4 +117,47 @@ test('logger --journald and sd_journal_sendv → real journal files, fields and 
   // The queries the docs promise work on files the test journald made.
   assert.equal((await journalctl(['--file', file, 'DEVICE_ID=02:00:00:00:00:aa'])).length, 1);
   assert.equal((await journalctl(['--file', file, '-p', 'warning'])).length, 2);
+});
+
+test('raw datagrams: several entries, comments, the binary form, trailing noise, an empty first entry: as journald parses them', async () => {
+  const sub = join(dir, 'raw');
+  await mkdir(sub);
+  const j = await startTestJournald(sub);
+  journald = j;
+  // Node has no unix datagram sockets: python3 sends the crafted datagrams.
+  const send = [
+    'import socket, struct',
+    's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+    `for d in [b"MESSAGE=one\\nA=1\\n\\nMESSAGE=two\\n", b"# a comment\\nMESSAGE=three\\nBIN\\n" + struct.pack("<Q", 5) + b"a\\nb\\0c\\n", b"MESSAGE=four\\nnoise", b"\\nMESSAGE=lost\\n", b"MESSAGE=five\\nBAD\\n" + struct.pack("<Q", 99) + b"short\\n"]:`,
+    `    s.sendto(d, "${JOURNAL_SOCKET}")`,
+  ].join('\n');
+  const r = await runTool('python3', ['-c', send]);
+  assert.equal(r.code, 0, r.stderr);
+  await j.waitFor('five', 5_000, (e) => field(e, 'MESSAGE') === 'five');
+  const file = await j.stop();
+  const messages = j.entries().map((e) => field(e, 'MESSAGE'));
+  assert.deepEqual(
+    messages,
+    ['one', 'two', 'three', 'four', 'five'],
+    'an empty first entry ends its datagram',
+  );
+  const nth = (i: number): ReceivedEntry => {
+    const e = j.entries()[i];
+    assert.ok(e, `entry ${i}`);
+    return e;
+  };
+  assert.equal(field(nth(0), 'A'), '1');
+  assert.equal(field(nth(2), 'BIN'), 'a\nb\0c');
+  assert.deepEqual(
+    j.problems().map((p) => p.split(':')[0]),
+    ['trailing noise', "binary field b'BAD'"],
+    'what journald drops with a debug message, said',
+  );
+  const read = await journalctl(['--file', file]);
+  assert.deepEqual(
+    read.map((e) => e.MESSAGE),
+    ['one', 'two', 'three', 'four', 'five'],
+  );
+  // journalctl -o json shows a value with a NUL as its bytes.
+  assert.deepEqual(read[2]?.BIN, [...Buffer.from('a\nb\0c')]);
 });

@@ -146,53 +146,67 @@ def dispatch(fields, creds, tv):
 
 
 def process_native(buf, creds, tv):
-    """manager_process_native_message + manager_process_entry."""
-    p, end = 0, len(buf)
+    """manager_process_native_message: entries one after the other while each parses (r == 0)."""
+    p = 0
+    while p is not None:
+        p = process_entry(buf, p, creds, tv)
+
+
+def process_entry(buf, p, creds, tv):
+    """manager_process_entry: one entry from offset p; returns where the next one starts, or None
+    when journald stops with this datagram (an entry without fields, one it drops, or the end)."""
+    end = len(buf)
+    fields, size = [], 0
     while p < end:
-        fields, size, dropped = [], 0, False
-        while p < end:
-            e = buf.find(b"\n", p)
-            if e < 0:
-                problem(f"trailing noise: {end - p} byte(s) after the last newline, ignored")
+        e = buf.find(b"\n", p)
+        if e < 0:
+            # Trailing noise: journald keeps what it collected, then finds no next entry.
+            problem(f"trailing noise: {end - p} byte(s) after the last newline, ignored")
+            p = end
+            break
+        if e == p:  # entry separator
+            p += 1
+            break
+        line = buf[p:e]
+        if line[:1] in (b".", b"#"):  # control commands and comments
+            p = e + 1
+            continue
+        if len(fields) > ENTRY_FIELD_COUNT_MAX:
+            problem(f"entry with more than {ENTRY_FIELD_COUNT_MAX} fields: dropped with the rest of the datagram")
+            return None
+        eq = line.find(b"=")
+        if eq >= 0:
+            key, value = line[:eq], line[eq + 1:]
+            p = e + 1
+        else:
+            if end - e - 1 < 8 + 1:
+                # "Failed to parse message": journald keeps what it collected and stops.
+                problem("binary field: the datagram ends inside its length; the rest ignored")
                 p = end
                 break
-            if e == p:  # entry separator
-                p += 1
+            (n,) = struct.unpack_from("<Q", buf, e + 1)
+            start = e + 1 + 8
+            if n > DATA_SIZE_MAX:
+                problem(f"binary field of {n} bytes: dropped with the rest of the datagram")
+                return None
+            if start + n + 1 > end or buf[start + n:start + n + 1] != b"\n":
+                problem(f"binary field {line[:64]!r}: length {n} past the end or no closing newline; the rest ignored")
+                p = end
                 break
-            line = buf[p:e]
-            if line[:1] in (b".", b"#"):
-                p = e + 1
-                continue
-            if len(fields) > ENTRY_FIELD_COUNT_MAX:
-                problem(f"entry with more than {ENTRY_FIELD_COUNT_MAX} fields, ignored")
-                dropped = True
-            eq = line.find(b"=")
-            if eq >= 0:
-                key, value = line[:eq], line[eq + 1:]
-                p = e + 1
-            else:
-                if end - e - 1 < 8 + 1:
-                    problem("binary field: message ends inside the length, rest ignored")
-                    p = end
-                    break
-                (n,) = struct.unpack_from("<Q", buf, e + 1)
-                start = e + 1 + 8
-                if n > DATA_SIZE_MAX or start + n + 1 > end or buf[start + n:start + n + 1] != b"\n":
-                    problem(f"binary field {line[:64]!r}: bad length {n} or no closing newline, rest ignored")
-                    p = end
-                    break
-                key, value = line, buf[start:start + n]
-                p = start + n + 1
-            if not field_valid(key):
-                problem(f"invalid field name {key[:80]!r} dropped (journald drops it silently)")
-                continue
-            size += len(key) + 1 + len(value)
-            if size > ENTRY_SIZE_MAX:
-                problem("entry too big, ignored")
-                dropped = True
-            fields.append((key, value))
-        if fields and not dropped:
-            dispatch(fields, creds, tv)
+            key, value = line, buf[start:start + n]
+            p = start + n + 1
+        if not field_valid(key):
+            problem(f"invalid field name {key[:80]!r} dropped (journald drops it silently)")
+            continue
+        size += len(key) + 1 + len(value)
+        if size + len(fields) + 1 > ENTRY_SIZE_MAX:
+            problem("entry too big: dropped with the rest of the datagram")
+            return None
+        fields.append((key, value))
+    if not fields:
+        return None
+    dispatch(fields, creds, tv)
+    return p if p < end else None
 
 
 def process_fd(fd, creds, tv):

@@ -28,13 +28,14 @@ import {
 } from '../fakes/test-journald.js';
 
 let dir = '';
-let journald: TestJournald | undefined;
+/** Every test journald started here: `after` kills and reaps those a failed test left running. */
+const journalds: TestJournald[] = [];
 before(async () => {
   assert.ok(insideFakeJournal(), FAKE_JOURNAL_RUN_HINT);
   dir = await mkdtemp(join(tmpdir(), 'speakerd-test-journald-'));
 });
 after(async () => {
-  await journald?.kill();
+  await Promise.all(journalds.map((j) => j.kill()));
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -45,7 +46,7 @@ test('logger --journald and sd_journal_sendv → real journal files, fields and 
   const t0 = Date.now();
   const lap = (what: string): void => t.diagnostic(`${what}: ${Date.now() - t0} ms`);
   const j = await startTestJournald(dir);
-  journald = j;
+  journalds.push(j);
 
   // 1. util-linux logger: the native protocol's text form, and what journald refuses from a client.
   const input = join(dir, 'logger-input');
@@ -123,7 +124,7 @@ test('raw datagrams: several entries, comments, the binary form, trailing noise,
   const sub = join(dir, 'raw');
   await mkdir(sub);
   const j = await startTestJournald(sub);
-  journald = j;
+  journalds.push(j);
   // Node has no unix datagram sockets: python3 sends the crafted datagrams.
   const send = [
     'import socket, struct',

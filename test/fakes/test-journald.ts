@@ -219,11 +219,12 @@ export async function startTestJournald(outDir: string): Promise<TestJournald> {
   };
 
   try {
-    await within(
-      Promise.race([ready, receiver.exit.then(() => Promise.reject(new Error('exited')))]),
-      START_TIMEOUT_MS,
-      'test_journald.py listening',
-    );
+    // The receiver's end before it listens is a failure; after, `stop()` deals with it.
+    const early = receiver.exit.then(() => {
+      throw new Error('exited before it listened');
+    });
+    early.catch(() => undefined);
+    await within(Promise.race([ready, early]), START_TIMEOUT_MS, 'test_journald.py listening');
   } catch (err) {
     await kill();
     throw new Error(`test journald did not start (${String(err)}): ${receiver.stderr()} ${remote.stderr()}`);

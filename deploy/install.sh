@@ -257,7 +257,9 @@ install_app() {
   [[ -f $SRC/dist/src/main.js ]] || die "$SRC/dist/src/main.js is missing: build first (cd $SRC && npm ci && npm run build)"
   make_dir "$ROOT/opt" 0755
   make_dir "$APP_DIR" 0755
-  for f in package.json package-lock.json README.md hardware.md; do
+  # .npmrc: onnxruntime-node's postinstall would otherwise fetch CUDA files from a host a device
+  # may not reach, fail, and npm would silently drop the optional dependency (the wake word).
+  for f in package.json package-lock.json .npmrc README.md hardware.md; do
     if put_file "$SRC/$f" "$APP_DIR/$f" 0644; then
       log "installed $APP_DIR/$f"
       changed

@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 # - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/
 #   metrics.test.ts); 12 packages, 22.5 MB, ~10 s. The Prometheus server it also ships is not
 #   wanted: where systemd runs, its postinst starts it, so a fresh install stops it again below;
-# - systemd-journal-remote: the real systemd-journal-remote (export format → journal files, and the
-#   --listen-http collector) and systemd-journal-upload of the journal tests (test/journal/); the
-#   python3 test journald feeds them. Its units are disabled by default (nothing starts).
-APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote)
+# - systemd-journal-remote: the real systemd-journal-remote (export format → journal files, the
+#   --listen-http collector) and systemd-journal-upload of the journal tests (test/journal/, fed by
+#   the python3 test journald) and the journal files the fleet report's test reads; its units are
+#   installed disabled (nothing starts);
+# - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes.
+APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote espeak-ng sox)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -22,7 +22,15 @@ commands:
                          check config, identity, audio, GPIO, server (DNS, TCP, TLS, hello, token),
                          clock and systemd: one ✓/✗ line each with its fix; exit 1 if any fails
   dev-server [options]   run the embedded xiaozhi-compatible server (see: speakerd dev-server --help)
+  fleet-report [-D DIR | --file F]… [--since T] [--until T] [--json]
+                         one line per device from speakerd's journal entries (stdin: journalctl
+                         -o json; or journalctl run on a collector's journals): link, time online,
+                         reconnects and causes, faults, turns, reply latency, last error
+                         (see: speakerd fleet-report --help)
   demo                   dev-server + simulated device + one scripted turn, then exit
+  wakeword score FILE.wav… [--model PATH[:phrase[:threshold]]]… [--json] [--no-pad]
+                         score WAV files with wake-word models as the daemon would: max score,
+                         its frame and the detections per file and model (--json: every frame)
   config-doc             print the config reference (Markdown)
   help                   this text
 
@@ -51,6 +59,8 @@ export type Command =
   | { readonly name: 'dev-server'; readonly argv: string[] }
   | { readonly name: 'doctor'; readonly argv: string[] }
   | { readonly name: 'demo'; readonly argv: string[] }
+  | { readonly name: 'fleet-report'; readonly argv: string[] }
+  | { readonly name: 'wakeword'; readonly argv: string[] }
   | { readonly name: 'config-doc' }
   | { readonly name: 'help' }
   | { readonly name: 'usage-error'; readonly message: string };
@@ -90,6 +100,8 @@ export function parseCommand(argv: readonly string[]): Command {
       case 'dev-server':
       case 'doctor':
       case 'demo':
+      case 'fleet-report':
+      case 'wakeword':
         return { name, argv: rest };
       case 'config-doc':
         return { name };

@@ -31,12 +31,13 @@ import {
 import { EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { SystemClock } from './core/clock.js';
-import { ErrorCode } from './core/errors.js';
+import { describeError, ErrorCode, errnoCode } from './core/errors.js';
 import { systemRandom } from './core/random.js';
 import { Daemon } from './daemon.js';
 import { runDemo } from './demo.js';
 import { runDevServer } from './devserver/cli.js';
 import { runDoctor } from './doctor/doctor.js';
+import { runFleetReport } from './fleet/report-cli.js';
 import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
@@ -47,6 +48,7 @@ import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 import { packageVersion } from './version.js';
+import { runWakeword } from './wakeword/score.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
 const NETWORK_POLL_MS = 2000;
@@ -302,6 +304,26 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(cmd.argv, io);
     case 'demo':
       return runDemo(io.out);
+    case 'fleet-report':
+      // `speakerd fleet-report | head`: a reader that has seen enough is no failure (as SIGPIPE
+      // ends other tools quietly); any other error writing the report is (EX_IOERR).
+      process.stdout.on('error', (err) => {
+        if (errnoCode(err) === 'EPIPE') process.exit(0);
+        io.err(`speakerd fleet-report: writing the report: ${describeError(err)}`);
+        process.exit(74);
+      });
+      return runFleetReport(cmd.argv, {
+        out: io.out,
+        err: io.err,
+        stdin: process.stdin,
+        nowMs: Date.now,
+        random: systemRandom,
+      });
+    case 'wakeword':
+      return runWakeword(cmd.argv, io, {
+        env: io.env,
+        log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
+      });
     case 'run':
       return run(cmd.options);
   }
@@ -313,8 +335,29 @@ process.on('unhandledRejection', (err) => {
   process.exit(70);
 });
 
+/**
+ * Resolves once what was written to `stream` before has been handed to the OS. process.exit()
+ * does not wait for that: a `fleet-report --json` of a large fleet piped into another program
+ * was cut at 64 KiB (the pipe's buffer) without it. A write's callback runs after the writes
+ * queued before it, and with the error when the reader is gone (EPIPE): nothing more to wait for.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    stream.write('', () => resolve());
+  });
+}
+
+/** Bounded: a reader that stopped reading (a full pipe nobody drains) must not keep a stopped daemon alive. */
+const FLUSH_WAIT_MS = 2000;
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  async (code) => {
+    await Promise.race([
+      Promise.all([flushed(process.stdout), flushed(process.stderr)]),
+      new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS)),
+    ]);
+    process.exit(code);
+  },
   (err: unknown) => {
     io.err(
       `speakerd: unexpected failure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,

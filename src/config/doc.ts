@@ -117,7 +117,8 @@ export function configReference(): string {
     '| --- | --- | --- | --- | --- | --- |',
     ...rows.map((r) => `| ${r} |`),
     '',
-    'Also checked: `connection.backoffCapMs` ≥ `connection.backoffBaseMs`. Unknown keys are errors. ' +
+    'Also checked: `connection.backoffCapMs` ≥ `connection.backoffBaseMs`; `wakeWord.models` is not ' +
+      'empty when `wakeWord.enabled`. Unknown keys are errors. ' +
       'Env overrides apply after the file (an empty variable counts as unset); the file path is ' +
       '`/etc/speakerd/config.json` unless `--config F` or `SPEAKERD_CONFIG` says otherwise.',
     '',

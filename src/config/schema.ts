@@ -242,6 +242,56 @@ export const metricsSchema = z
   })
   .strict();
 
+/**
+ * The wake word (issue 14): openWakeWord keyword models run on onnxruntime-node. Off by default;
+ * while off nothing of it is loaded. The models are the user's (openWakeWord's pre-trained ones are
+ * CC BY-NC-SA 4.0 and not shipped).
+ */
+export const wakeWordModelSchema = z
+  .object({
+    path: z
+      .string()
+      .min(1)
+      .describe('an openWakeWord keyword model (.onnx), e.g. one trained on your phrase'),
+    phrase: z
+      .string()
+      .min(1)
+      .describe('the words it listens for, sent as `listen detect` text (protocol.md §5), e.g. "你好小智"'),
+    threshold: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.5)
+      .describe('score 0–1 at which it fires (tune with `speakerd wakeword score`)'),
+  })
+  .strict();
+
+export const wakeWordSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe('listen for the wake word (needs a 64-bit OS: onnxruntime-node has no 32-bit ARM build)'),
+    models: z
+      .array(wakeWordModelSchema)
+      .max(8)
+      .default([])
+      .describe('keyword models, each with its phrase and threshold; at least one when enabled'),
+    featureModelDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "directory with openWakeWord's melspectrogram.onnx and embedding_model.onnx; default: the first model's directory",
+      ),
+    refractoryMs: ms(2_000, 0, 60_000, 'after a detection, the same model does not fire again for this long'),
+  })
+  .strict()
+  .refine((w) => !w.enabled || w.models.length > 0, {
+    message: 'wakeWord.enabled needs at least one entry in wakeWord.models',
+    path: ['models'],
+  });
+
 /** A BCM GPIO number as printed on Raspberry Pi pinouts (not a sysfs number: see hardware/gpio.ts). */
 const bcmLine = (def: number, doc: string) => z.number().int().min(0).max(63).default(def).describe(doc);
 
@@ -344,6 +394,7 @@ export const configSchema = z
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
     metrics: metricsSchema.default(metricsSchema.parse({})),
+    wakeWord: wakeWordSchema.default(wakeWordSchema.parse({})),
     hardware: z
       .enum(['gpio', 'simulated'])
       .default('gpio')
@@ -367,6 +418,7 @@ export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
 export type MetricsConfig = Config['metrics'];
+export type WakeWordConfig = Config['wakeWord'];
 export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];

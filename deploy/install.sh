@@ -8,6 +8,13 @@
 #   deploy/install.sh --root DIR [...]     staging: write everything under DIR; no apt-get,
 #                                          useradd, chown or systemctl (logged instead); the
 #                                          journal catalog is compiled into DIR (journalctl --root)
+#   sudo deploy/install.sh --journal-upload URL
+#                                          also ship this device's journal to a collector
+#                                          (deploy/collector.md): installs systemd-journal-remote,
+#                                          writes /etc/systemd/journal-upload.conf.d/50-speakerd.conf
+#                                          and enables systemd-journal-upload.service; https:// with
+#                                          the admin's certificates (see that file), http:// only in
+#                                          a lab; --uninstall removes it again
 #
 # The source is the repository this script lives in; build it first: npm ci && npm run build.
 # Idempotent: unchanged files are not rewritten, npm ci runs only when package-lock.json or
@@ -26,6 +33,7 @@ readonly SRC
 ROOT=""
 MODE=install
 PURGE=0
+UPLOAD_URL=""
 
 log() { printf '%s: %s\n' "$NAME" "$*"; }
 die() {
@@ -44,6 +52,15 @@ while (($#)); do
     ;;
   --root=*)
     ROOT=${1#--root=}
+    shift
+    ;;
+  --journal-upload)
+    (($# >= 2)) || die "--journal-upload needs the collector's URL (https://HOST:19532)"
+    UPLOAD_URL=$2
+    shift 2
+    ;;
+  --journal-upload=*)
+    UPLOAD_URL=${1#--journal-upload=}
     shift
     ;;
   --uninstall)
@@ -73,7 +90,13 @@ if [[ -n $ROOT ]]; then
   ROOT=$(cd -- "$ROOT" && pwd)
   [[ $ROOT != / ]] || die "--root / is not staging; run without --root"
 fi
-readonly ROOT STAGING MODE PURGE
+if [[ -n $UPLOAD_URL ]]; then
+  [[ $MODE == install ]] || die "--journal-upload installs; --uninstall removes the upload set-up by itself"
+  # systemd-journal-upload takes http(s)://HOST[:PORT][/PATH]; whitespace would break the config line.
+  [[ $UPLOAD_URL =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] ||
+    die "--journal-upload: not an http:// or https:// URL: $UPLOAD_URL"
+fi
+readonly ROOT STAGING MODE PURGE UPLOAD_URL
 readonly APP_DIR=$ROOT/opt/$NAME
 readonly CONF_DIR=$ROOT/etc/$NAME
 readonly STATE_DIR=$ROOT/var/lib/$NAME
@@ -87,6 +110,13 @@ readonly CATALOG_FILE=$CATALOG_DIR/$NAME.catalog
 readonly CATALOG_DB=$ROOT/var/lib/systemd/catalog/database
 # One id of the catalog (MessageId.Ready): present in the compiled database once it is installed.
 readonly CATALOG_PROBE_ID=9cf4e8bba7114215806fced2b996dda1
+# The upload side of the journal's own shipping path (systemd-journal-upload(8)). A drop-in, as the
+# package's /etc/systemd/journal-upload.conf itself recommends: that file is a dpkg conffile (an
+# edited one means a prompt at package upgrades), and --uninstall then removes exactly ours.
+readonly UPLOAD_PACKAGE=systemd-journal-remote
+readonly UPLOAD_SERVICE=systemd-journal-upload.service
+readonly UPLOAD_CONF_DIR=$ROOT/etc/systemd/journal-upload.conf.d
+readonly UPLOAD_CONF=$UPLOAD_CONF_DIR/50-$NAME.conf
 
 CHANGES=0
 changed() { CHANGES=$((CHANGES + 1)); }
@@ -368,6 +398,107 @@ uninstall_catalog() {
   update_catalog
 }
 
+upload_conf() {
+  local url=$1
+  printf '%s\n' \
+    "# Written by speakerd's deploy/install.sh --journal-upload (deploy/collector.md); removed by" \
+    "# install.sh --uninstall. systemd-journal-upload.service sends this device's journal to URL." \
+    "[Upload]" \
+    "URL=$url"
+  if [[ $url == http://* ]]; then
+    printf '%s\n' \
+      "# Plain http: entries travel unencrypted and the collector takes them from anyone: a lab only." \
+      "# A fleet uses https:// and the certificates below."
+  fi
+  printf '%s\n' \
+    "" \
+    "# TLS (https:// URLs, the collector runs systemd-journal-remote --listen-https): this device" \
+    "# proves itself with its key and certificate, signed by the admin's CA, and checks the" \
+    "# collector's certificate against TrustedCertificateFile. These are the defaults; put the" \
+    "# admin's files there, or uncomment and point these lines at them. The service runs as the" \
+    "# dynamic user systemd-journal-upload: the key must be readable by it." \
+    "#ServerKeyFile=/etc/ssl/private/journal-upload.pem" \
+    "#ServerCertificateFile=/etc/ssl/certs/journal-upload.pem" \
+    "#TrustedCertificateFile=/etc/ssl/ca/trusted.pem"
+}
+
+# --journal-upload URL: the package, the drop-in, the service enabled (restarted when it changed).
+install_journal_upload() {
+  if [[ -z $UPLOAD_URL ]]; then
+    if [[ -e $UPLOAD_CONF ]]; then log "kept $UPLOAD_CONF (journal upload; --uninstall removes it)"; fi
+    return 0
+  fi
+  if dpkg-query -W -f='${Status}' "$UPLOAD_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+    log "ok: Debian package $UPLOAD_PACKAGE present (systemd-journal-upload)"
+  elif ((STAGING)); then
+    log "(--root) would run: apt-get install -y --no-install-recommends $UPLOAD_PACKAGE"
+  else
+    log "run: apt-get install -y --no-install-recommends $UPLOAD_PACKAGE"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$UPLOAD_PACKAGE"
+    changed
+  fi
+  if [[ $UPLOAD_URL == http://* ]]; then
+    log "warning: $UPLOAD_URL is plain http: journal entries travel unencrypted and unauthenticated; a lab only (deploy/collector.md: https with certificates)"
+  else
+    local f
+    for f in /etc/ssl/private/journal-upload.pem /etc/ssl/certs/journal-upload.pem /etc/ssl/ca/trusted.pem; do
+      [[ -e $ROOT$f ]] || log "note: $ROOT$f is missing: an https upload needs the admin's key, certificate and CA there (or the paths in $UPLOAD_CONF)"
+    done
+  fi
+  make_dir "$ROOT/etc/systemd" 0755
+  make_dir "$UPLOAD_CONF_DIR" 0755
+  local tmp fresh=0
+  tmp=$(mktemp)
+  upload_conf "$UPLOAD_URL" >"$tmp"
+  if put_file "$tmp" "$UPLOAD_CONF" 0644; then
+    log "wrote $UPLOAD_CONF (URL=$UPLOAD_URL)"
+    changed
+    fresh=1
+  else
+    log "unchanged: $UPLOAD_CONF"
+  fi
+  rm -f -- "$tmp"
+  if ((STAGING)); then
+    log "(--root) would run: systemctl enable $UPLOAD_SERVICE; systemctl start (or restart after changes) $UPLOAD_SERVICE"
+    return
+  fi
+  if ! systemctl is-enabled --quiet "$UPLOAD_SERVICE"; then
+    host systemctl enable "$UPLOAD_SERVICE"
+    changed
+  fi
+  local action=""
+  if ! systemctl is-active --quiet "$UPLOAD_SERVICE"; then
+    action=start
+  elif ((fresh)); then
+    action=restart
+  fi
+  if [[ -n $action ]]; then
+    log "run: systemctl $action $UPLOAD_SERVICE"
+    systemctl "$action" "$UPLOAD_SERVICE" ||
+      log "warning: $UPLOAD_SERVICE did not $action; see: journalctl -u $UPLOAD_SERVICE -e"
+    changed
+  else
+    log "ok: $UPLOAD_SERVICE is enabled and running"
+  fi
+}
+
+# Only what --journal-upload set up: the drop-in and the service it enabled. The package stays
+# (other units may use systemd-journal-remote; `apt-get remove` it by hand if not).
+uninstall_journal_upload() {
+  [[ -e $UPLOAD_CONF ]] || return 0
+  if ((STAGING)); then
+    log "(--root) would run: systemctl disable --now $UPLOAD_SERVICE"
+  else
+    host systemctl disable --now "$UPLOAD_SERVICE" ||
+      log "warning: could not disable $UPLOAD_SERVICE (see: systemctl status $UPLOAD_SERVICE)"
+  fi
+  rm -f -- "$UPLOAD_CONF"
+  log "removed $UPLOAD_CONF"
+  rmdir --ignore-fail-on-non-empty -- "$UPLOAD_CONF_DIR"
+  changed
+}
+
 do_install() {
   [[ -f $SRC/package-lock.json && -f $SRC/systemd/$NAME.service && -f $SRC/systemd/$NAME.catalog ]] || die "$SRC is not a speakerd source tree"
   check_node
@@ -377,6 +508,7 @@ do_install() {
   install_config
   install_catalog
   install_unit
+  install_journal_upload
 }
 
 do_uninstall() {
@@ -394,6 +526,7 @@ do_uninstall() {
     host systemctl daemon-reload
   fi
   uninstall_catalog
+  uninstall_journal_upload
   if [[ -e $APP_DIR ]]; then
     rm -rf -- "${APP_DIR:?}"
     log "removed $APP_DIR"

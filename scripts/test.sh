@@ -16,7 +16,10 @@ cd "$(dirname "$0")/.."
 # - prometheus: `promtool check metrics` parses and lints the metrics textfile (test/integration/
 #   metrics.test.ts); 12 packages, 22.5 MB, ~10 s. The Prometheus server it also ships is not
 #   wanted: where systemd runs, its postinst starts it, so a fresh install stops it again below;
-# - systemd-journal-remote: writes the real journal files the fleet report's test reads;
+# - systemd-journal-remote: the real systemd-journal-remote (export format → journal files, the
+#   --listen-http collector) and systemd-journal-upload of the journal tests (test/journal/, fed by
+#   the python3 test journald) and the journal files the fleet report's test reads; its units are
+#   installed disabled (nothing starts);
 # - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes.
 APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote espeak-ng sox)
 
@@ -64,14 +67,14 @@ if [[ ${1:-} == --setup-only ]]; then exit 0; fi
 
 echo "== tests"
 # One file at a time: the integration tests bind loopback ports and pace audio in real time.
-# A failure here must not hide the GPIO tests: both batches run, and the script fails at the end
-# if either did (CI still goes red).
+# A failure here must not hide the GPIO or journal tests: every batch runs, and the script fails at
+# the end if any did (CI still goes red).
 node_rc=0
 node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/integration/*.test.js || node_rc=$?
 
 echo "== GPIO tests (real onoff on fakegpiofs, in a private mount namespace)"
 if [[ $(id -u) -ne 0 ]]; then
-  echo "The GPIO tests mount a FUSE /sys/class/gpio in a private mount namespace and need root:" >&2
+  echo "The GPIO and journal tests mount over /sys/class/gpio and /run/systemd/journal in private mount namespaces and need root:" >&2
   if ((node_rc == 0)); then echo "  sudo npm test   (everything above passed)" >&2; else echo "  sudo npm test" >&2; fi
   exit 1
 fi
@@ -79,8 +82,13 @@ gpio_rc=0
 timeout -k 10 300 unshare -m --propagation private bash test/fakes/gpio/fake-sysfs-ns.sh \
   node --test --test-concurrency=1 dist/test/gpio/*.test.js || gpio_rc=$?
 
-if ((node_rc != 0 || gpio_rc != 0)); then
-  echo "== FAILED: unit + integration tests exit $node_rc, GPIO tests exit $gpio_rc" >&2
+echo "== journal tests (the test journald on /run/systemd/journal/socket, in a private mount namespace)"
+journal_rc=0
+timeout -k 10 180 unshare -m --propagation private bash test/fakes/journal/journal-ns.sh \
+  node --test --test-concurrency=1 dist/test/journal/*.test.js || journal_rc=$?
+
+if ((node_rc != 0 || gpio_rc != 0 || journal_rc != 0)); then
+  echo "== FAILED: unit + integration tests exit $node_rc, GPIO tests exit $gpio_rc, journal tests exit $journal_rc" >&2
   exit 1
 fi
 

@@ -4,11 +4,12 @@
  * Needs systemd-analyze (systemd) and shellcheck on the machine (scripts/test.sh installs them).
  */
 import assert from 'node:assert/strict';
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
   lstatSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -22,6 +23,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
+import {
+  JOURNAL_REMOTE,
+  JOURNAL_UPLOAD,
+  keep,
+  reap,
+  SOCKET_ACTIVATE,
+  within,
+} from '../fakes/test-journald.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const UNIT = 'systemd/speakerd.service';
@@ -29,6 +38,7 @@ const NAIVE_UNIT = 'test/fixtures/naive.service';
 const INSTALL = join(REPO, 'deploy/install.sh');
 const EXAMPLE_CONFIG = join(REPO, 'deploy/config.example.json');
 const MAX_EXPOSURE = 2.5;
+const UPLOAD_CONF = 'etc/systemd/journal-upload.conf.d/50-speakerd.conf';
 
 interface Run {
   code: number | null;
@@ -282,9 +292,100 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.doesNotMatch(r.out, /run: npm ci/);
   });
 
+  test('--journal-upload URL: a drop-in the real systemd-journal-upload reads and uploads with; idempotent; https replaces it', async (t) => {
+    // A real collector to upload to: systemd-journal-remote --listen-http on a port the OS chose.
+    const collectorDir = join(tmp, 'collector');
+    mkdirSync(collectorDir);
+    const collector = keep(
+      'collector',
+      spawn(
+        'python3',
+        [SOCKET_ACTIVATE, '127.0.0.1', JOURNAL_REMOTE, '--listen-http=-3', `--output=${collectorDir}/`],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
+    );
+    t.after(() => reap(collector));
+    const port = await within(
+      new Promise<number>((resolve, reject) => {
+        collector.child.stdout?.once('data', (d: Buffer) =>
+          resolve((JSON.parse(d.toString()) as { port: number }).port),
+        );
+        collector.exit.then(() => reject(new Error(`collector exited: ${collector.stderr()}`)), reject);
+      }),
+      5_000,
+      'the collector port',
+    );
+    const url = `http://127.0.0.1:${port}`;
+
+    const r = install('--journal-upload', url);
+    assert.match(r.out, /would run: systemctl enable systemd-journal-upload\.service/);
+    assert.match(r.out, /warning: .* plain http: .*a lab only/);
+    const conf = readFileSync(at(UPLOAD_CONF), 'utf8');
+    assert.match(conf, new RegExp(`^\\[Upload\\]\nURL=${url.replace(/\./g, '\\.')}$`, 'm'));
+    assert.match(
+      conf,
+      /^#ServerKeyFile=.*\n#ServerCertificateFile=.*\n#TrustedCertificateFile=/m,
+      'TLS documented',
+    );
+    assert.equal(statSync(at(UPLOAD_CONF)).mode & 0o777, 0o644);
+
+    const before = snapshot(root);
+    assert.match(install('--journal-upload', url).out, /nothing changed/);
+    assert.deepEqual(differences(before, snapshot(root)), []);
+    assert.match(
+      install().out,
+      /kept .*50-speakerd\.conf/,
+      'a run without the option keeps the upload set-up',
+    );
+
+    // The real uploader, with only the staged /etc/systemd as its configuration (no --url: the URL
+    // comes from the drop-in), sends a journal file to the collector.
+    const exportFile = join(tmp, 'one.export');
+    // systemd-journal-remote drops an entry without __REALTIME_TIMESTAMP ("Entry is invalid"), and
+    // systemd-journal-upload --follow=no on a journal file without entries waits forever.
+    writeFileSync(
+      exportFile,
+      `__REALTIME_TIMESTAMP=${Date.now() * 1000}\nMESSAGE=shipped by the installed configuration\nDEVICE_ID=02:00:00:00:0d:01\n\n`,
+    );
+    const journalFile = join(tmp, 'one.journal');
+    const made = run(JOURNAL_REMOTE, ['-o', journalFile, exportFile]);
+    assert.match(made.err, /Finishing after writing 1 entries/, made.err);
+    const up = run('unshare', [
+      '-m',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      'mount --bind "$1" /etc/systemd && shift && exec "$@"',
+      'sh',
+      at('etc/systemd'),
+      JOURNAL_UPLOAD,
+      '--file',
+      journalFile,
+      '--follow=no',
+    ]);
+    assert.equal(up.code, 0, `systemd-journal-upload with the staged configuration: ${up.err}`);
+    collector.child.kill('SIGTERM');
+    assert.equal((await within(collector.exit, 10_000, 'collector stop')).code, 0, collector.stderr());
+    const got = run('journalctl', ['-D', collectorDir, 'DEVICE_ID=02:00:00:00:0d:01', '-o', 'cat']);
+    assert.equal(got.out, 'shipped by the installed configuration\n', got.err);
+
+    // https: the drop-in is replaced, no plain-http warning, and the certificates it needs are named.
+    const https = install('--journal-upload', 'https://collector.example:19532');
+    assert.doesNotMatch(https.out, /plain http/);
+    assert.match(https.out, /journal-upload\.pem is missing/);
+    assert.match(readFileSync(at(UPLOAD_CONF), 'utf8'), /^URL=https:\/\/collector\.example:19532$/m);
+    assert.match(https.out, /wrote .*50-speakerd\.conf/);
+  });
+
   test('--uninstall removes unit and app, keeps the config; a second one does nothing', () => {
     const r = install('--uninstall');
     assert.match(r.out, /would run: systemctl disable --now speakerd/);
+    assert.match(r.out, /would run: systemctl disable --now systemd-journal-upload\.service/);
+    assert.ok(!existsSync(at(UPLOAD_CONF)), 'the upload drop-in is gone');
+    assert.ok(!existsSync(at('etc/systemd/journal-upload.conf.d')));
     assert.ok(!existsSync(at('etc/systemd/system/speakerd.service')));
     assert.ok(!existsSync(at('opt/speakerd')));
     assert.ok(existsSync(at('etc/speakerd/config.json')));

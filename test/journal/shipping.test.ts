@@ -22,6 +22,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '../../src/devserver/auth.js';
 import { CodeMessageId, MessageId } from '../../src/system/message-ids.js';
+import { runFleetReportCli } from '../fakes/fleet-report-cli.js';
 import { SpeakerdProcs } from '../fakes/speakerd-proc.js';
 import {
   FAKE_JOURNAL_RUN_HINT,
@@ -54,15 +55,21 @@ interface Device {
   readonly token: string;
   /** Whether the dev-server accepts its token. */
   readonly accepted: boolean;
+  /** Push-to-talk turns the test takes on it (the fleet report must count them). */
+  readonly turns: number;
 }
 
 const now = Math.floor(Date.now() / 1000);
-const device = (n: number, key: string): Device => {
+const device = (n: number, key: string, turns: number): Device => {
   const id = `02:00:00:00:0a:0${n}`;
   const clientId = `6f1c2a4e-8b1d-4c3e-9f2a-00000000000${n}`;
-  return { id, clientId, token: signToken(key, clientId, id, now), accepted: key === AUTH_KEY };
+  return { id, clientId, token: signToken(key, clientId, id, now), accepted: key === AUTH_KEY, turns };
 };
-const DEVICES: readonly Device[] = [device(1, AUTH_KEY), device(2, AUTH_KEY), device(3, 'a-stale-key')];
+const DEVICES: readonly Device[] = [
+  device(1, AUTH_KEY, 2),
+  device(2, AUTH_KEY, 1),
+  device(3, 'a-stale-key', 0),
+];
 
 let dir = '';
 const procs = new SpeakerdProcs();
@@ -111,8 +118,11 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
   const j = await startTestJournald(join(dir, 'device'));
   journald = j;
   const server = await procs.devServer(0, ['--auth-key', AUTH_KEY]);
+  // Push-to-talk: one press, one turn, then idle (toggle mode's auto listening would go on).
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ conversation: { buttonMode: 'push-to-talk' } }));
   const daemons = DEVICES.map((d) =>
-    procs.spawn(['run', '--sim'], {
+    procs.spawn(['run', '--sim', '--config', config], {
       SPEAKERD_SERVER_URL: server.url,
       SPEAKERD_TOKEN: d.token,
       SPEAKERD_DEVICE_ID: d.id,
@@ -135,6 +145,21 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
       });
   }
   lap('all three devices online or refused');
+  // Turns, for the fleet report to count: press, speak (the sim mic) 1.2 s, release, the reply.
+  const replies = (d: Device) =>
+    j.entries().filter((e) => of(d)(e) && field(e, 'SPEAKERD_TURN_OUTCOME') === 'reply').length;
+  await Promise.all(
+    DEVICES.map(async (d, i) => {
+      const stdin = daemons[i]?.child.stdin;
+      for (let n = 1; n <= d.turns; n++) {
+        stdin?.write('p\n');
+        await new Promise((r) => setTimeout(r, 1_200));
+        stdin?.write('r\n');
+        await j.waitFor(`${d.id} turn ${n} replied`, 20_000, () => replies(d) === n);
+      }
+    }),
+  );
+  lap('turns taken');
   const stoppedAtUs = Date.now() * 1000;
   for (const p of daemons) p.child.kill('SIGTERM');
   for (const [i, p] of daemons.entries())
@@ -299,26 +324,70 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
   }
   lap('queries checked');
 
-  // 6. journalctl -x explains a daemon's entry from the message catalog (the repository's, built
+  // 6. The fleet report on the collector's journals (issue 13 §4): one line per device, with the
+  // numbers of what the test made each daemon do.
+  const report = await runFleetReportCli(['-D', collectorDir, '--json']);
+  assert.equal(report.code, 0, report.err);
+  const parsed: unknown = JSON.parse(report.out);
+  const listed =
+    typeof parsed === 'object' && parsed !== null && 'devices' in parsed && Array.isArray(parsed.devices)
+      ? parsed.devices
+      : [];
+  const byId = new Map<string, Record<string, unknown>>();
+  for (const d of listed) {
+    if (typeof d === 'object' && d !== null && 'deviceId' in d && typeof d.deviceId === 'string')
+      byId.set(d.deviceId, { ...d });
+  }
+  assert.deepEqual([...byId.keys()].sort(), DEVICES.map((d) => d.id).sort());
+  for (const d of DEVICES) {
+    const r = byId.get(d.id) ?? {};
+    const refusals = refused.filter((e) => e.DEVICE_ID === d.id).length;
+    assert.equal(r.entries, sent.get(d.id)?.length, `${d.id}: every entry it wrote`);
+    assert.equal(r.link, 'stopped', `${d.id}: its last link state`);
+    assert.equal(r.reconnects, 0, `${d.id}: never lost a ready link`);
+    assert.equal(r.tokenRefusals, d.accepted ? 0 : refusals, `${d.id}: token refusals`);
+    assert.equal(r.micFaults, 0);
+    assert.equal(r.speakerFaults, 0);
+    assert.deepEqual(
+      r.turns,
+      {
+        total: d.turns,
+        replies: d.turns,
+        lost: 0,
+        timedOut: 0,
+        byOutcome: d.turns > 0 ? { reply: d.turns } : {},
+      },
+      `${d.id}: turns`,
+    );
+    const latency = r.replyLatencyMs;
+    if (d.turns === 0) assert.equal(latency, null);
+    else {
+      assert.ok(typeof latency === 'object' && latency !== null && 'count' in latency && 'p95' in latency);
+      assert.equal(latency.count, d.turns, `${d.id}: a latency per reply`);
+      assert.ok(
+        typeof latency.p95 === 'number' && latency.p95 > 0 && latency.p95 < 10_000,
+        `p95 ${latency.p95}`,
+      );
+    }
+    const online = r.onlineRatio;
+    assert.ok(typeof online === 'number', `${d.id}: online ratio ${online}`);
+    if (d.accepted) assert.ok(online > 0.5, `${d.id} was online most of the window: ${online}`);
+    else assert.equal(online, 0, `${d.id} was never online`);
+    const lastError = r.lastError;
+    if (d.accepted) assert.equal(lastError, null, `${d.id}: no error`);
+    else {
+      assert.ok(typeof lastError === 'object' && lastError !== null && 'messageId' in lastError);
+      assert.equal(lastError.messageId, AUTH_REJECTED);
+    }
+  }
+  lap('fleet report checked');
+
+  // 7. journalctl -x explains a daemon's entry from the message catalog (the repository's, built
   // into a scratch root's database with --update-catalog).
   const root = join(dir, 'root');
   mkdirSync(join(root, 'usr/lib/systemd/catalog'), { recursive: true });
   const catalogFile = join(root, 'usr/lib/systemd/catalog/speakerd.catalog');
-  if (existsSync(CATALOG)) copyFileSync(CATALOG, catalogFile);
-  else {
-    t.diagnostic('systemd/speakerd.catalog is not in this tree yet: a minimal entry of the test stands in');
-    writeFileSync(
-      catalogFile,
-      [
-        `-- ${AUTH_REJECTED}`,
-        'Subject: The server refused the token of device @DEVICE_ID@',
-        'Defined-By: speakerd',
-        '',
-        'Device @DEVICE_ID@ was refused by its server (@SPEAKERD_CODE@).',
-        '',
-      ].join('\n'),
-    );
-  }
+  copyFileSync(CATALOG, catalogFile);
   const update = await runTool('journalctl', ['--root', root, '--update-catalog']);
   assert.equal(update.code, 0, update.stderr);
   // sd_journal_get_catalog reads the fixed /var/lib/systemd/catalog/database (not --root's), so

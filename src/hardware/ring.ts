@@ -121,7 +121,8 @@ export class Apa102Ring {
   ) {
     this.#sent = Buffer.alloc(frameBytes(options.count));
     this.#next = Buffer.alloc(frameBytes(options.count));
-    this.#minFrameMs = 1000 / options.maxFps;
+    // Whole milliseconds, rounded up: fractions would add up to one frame too many a second.
+    this.#minFrameMs = Math.ceil(1000 / options.maxFps);
   }
 
   get state(): RingState {

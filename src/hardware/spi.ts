@@ -79,22 +79,57 @@ export function openSpi(target: SpiTarget, open: SpiOpener = spiDeviceOpener): S
   };
 }
 
-/** What an open failure means on a Pi, and what fixes it. */
-export function spiHint(err: unknown): string {
-  const text = describeError(err);
+/** The fix for a missing spidev device (also `speakerd doctor`'s). */
+export const SPI_ENABLE_FIX =
+  'add dtparam=spi=on to /boot/firmware/config.txt (/boot/config.txt before Raspberry Pi OS Bookworm) and reboot; ls /dev/spidev* then lists the devices';
+
+/** What an open failure means on a Pi, and what fixes it: [meaning, fix]. */
+export function spiDiagnosis(err: unknown): { readonly meaning: string; readonly fix: string | undefined } {
   switch (errnoCode(err)) {
     case 'ENOENT':
-      return (
-        `${text}: the SPI bus is off (no spidev device). Add dtparam=spi=on to /boot/firmware/config.txt ` +
-        '(/boot/config.txt before Raspberry Pi OS Bookworm) and reboot; ls /dev/spidev* then lists the devices'
-      );
+      return { meaning: 'the SPI bus is off (no spidev device)', fix: SPI_ENABLE_FIX };
     case 'EACCES':
     case 'EPERM':
-      return `${text}: no permission; the user needs the spi group (sudo usermod -aG spi $USER; the systemd unit adds it)`;
+      return {
+        meaning: 'no permission',
+        fix: 'the user needs the spi group (sudo usermod -aG spi $USER; the systemd unit adds it)',
+      };
     case 'ENOTTY':
     case 'EINVAL':
-      return `${text}: the device refused the SPI mode or clock (not a spidev device, or leds.speedHz beyond what the controller can do)`;
+      return {
+        meaning:
+          'the device refused the SPI mode or clock (not a spidev device, or leds.speedHz beyond the controller)',
+        fix: 'check leds.device (ls -l /dev/spidev*) and lower leds.speedHz',
+      };
     default:
-      return text;
+      return { meaning: 'unexpected', fix: undefined };
+  }
+}
+
+/** One line for the log: the error, what it means, the fix. */
+export function spiHint(err: unknown): string {
+  const text = describeError(err);
+  const d = spiDiagnosis(err);
+  return d.fix === undefined ? text : `${text}: ${d.meaning}. Fix: ${d.fix}`;
+}
+
+/**
+ * `speakerd doctor`: opens the device with the run's mode and clock and closes it again, sending
+ * nothing (a running speakerd's picture stays). spidev allows several opens of one device.
+ */
+export function probeSpi(
+  target: SpiTarget,
+  open: SpiOpener = spiDeviceOpener,
+): { readonly ok: true } | { readonly ok: false; readonly detail: string; readonly fix: string | undefined } {
+  try {
+    open(target.bus, target.chipSelect, { mode: 0, maxSpeedHz: target.speedHz }).closeSync();
+    return { ok: true };
+  } catch (err) {
+    const d = spiDiagnosis(err);
+    return {
+      ok: false,
+      detail: `cannot open ${target.device}: ${describeError(err)} (${d.meaning})`,
+      fix: d.fix,
+    };
   }
 }

@@ -35,6 +35,14 @@ export const BREATHE_PERIOD_MS = 2_000;
 export const BREATHE_FLOOR = 0.15;
 /** How long the spinner's segment stays on one LED (the firmware's scroll: 100 ms, circular_strip.cc). */
 export const SPIN_STEP_MS = 100;
+/**
+ * Added to every wait. Node's timers count from the event loop's cached time (libuv's uv_now, whole
+ * milliseconds, taken when the loop turn began), so a timer can fire up to about a millisecond
+ * before the clock says its delay has passed; measured here without this margin, a spinner woke
+ * early on about half its steps (43 wake-ups for 30 frames in 3 s; 29 with it). One millisecond late is invisible; an early wake still draws
+ * nothing and re-arms for the rest.
+ */
+export const WAKE_MARGIN_MS = 1;
 
 export interface RingPicture {
   readonly pixels: readonly Rgb[];
@@ -104,6 +112,8 @@ export class Apa102Ring {
   #indicator: Indicator | undefined;
   #look: RingLook = RING_LOOKS.off;
   #since = 0;
+  /** Elapsed time the armed timer is for; a wake before it draws nothing. */
+  #dueMs = 0;
   #timer: TimerHandle | undefined;
   /** The last frame sent and the one being built: two buffers swapped, no allocation per frame. */
   #sent: Buffer;
@@ -141,6 +151,7 @@ export class Apa102Ring {
     this.#cancel();
     this.#look = RING_LOOKS[indicator.name];
     this.#since = this.clock.now();
+    this.#dueMs = 0;
     this.#draw();
   }
 
@@ -151,6 +162,7 @@ export class Apa102Ring {
     this.#indicator = undefined;
     this.#look = RING_LOOKS.off;
     this.#since = this.clock.now();
+    this.#dueMs = 0;
     this.#draw();
   }
 
@@ -161,6 +173,7 @@ export class Apa102Ring {
     this.#indicator = undefined;
     this.#look = RING_LOOKS.off;
     this.#hasSent = false;
+    this.#dueMs = 0;
     this.#draw();
     this.#transition('closed');
   }
@@ -168,6 +181,12 @@ export class Apa102Ring {
   #draw(): void {
     this.#timer = undefined;
     const elapsed = this.clock.now() - this.#since;
+    if (elapsed < this.#dueMs) {
+      // Woken before the time asked for (see WAKE_MARGIN_MS): the picture has not changed yet,
+      // and waiting out the frame-rate cap from here would show the next step a frame late.
+      this.#arm(this.#dueMs - elapsed);
+      return;
+    }
     const picture = ringPicture(this.#look, this.options.count, elapsed);
     encodeFrameInto(this.#next, picture.pixels, this.options.brightness, this.options.colorOrder);
     if (!this.#hasSent || !this.#next.equals(this.#sent)) this.#send();
@@ -175,10 +194,14 @@ export class Apa102Ring {
       this.#transition(this.#look.motion === 'off' ? 'dark' : 'still');
       return;
     }
-    // Never sooner than the frame-rate cap allows; at least 1 ms so a timer always moves time on.
-    const wait = Math.max(picture.nextMs - elapsed, this.#minFrameMs, 1);
-    this.#timer = this.clock.setTimeout(() => this.#draw(), wait);
+    // The next change, but never sooner than the frame-rate cap allows after this frame.
+    this.#dueMs = Math.max(picture.nextMs, elapsed + this.#minFrameMs);
+    this.#arm(this.#dueMs - elapsed);
     this.#transition('moving');
+  }
+
+  #arm(ms: number): void {
+    this.#timer = this.clock.setTimeout(() => this.#draw(), Math.ceil(ms) + WAKE_MARGIN_MS);
   }
 
   #send(): void {

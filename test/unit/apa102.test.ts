@@ -21,6 +21,7 @@ import {
   ringPicture,
   SPIN_STEP_MS,
   spinSegment,
+  WAKE_MARGIN_MS,
 } from '../../src/hardware/ring.js';
 import { captureLogger } from '../fakes/capture-logger.js';
 
@@ -190,6 +191,8 @@ test('spinner while connecting: a quarter of the ring walks one LED every 100 ms
   const h = rig(12);
   h.ring.render(INDICATORS_BY_NAME.connecting);
   for (let step = 0; step < 14; step++) {
+    // Each step is due SPIN_STEP_MS after the last, drawn at most WAKE_MARGIN_MS late.
+    h.clock.advance(1_000 + step * SPIN_STEP_MS + WAKE_MARGIN_MS - h.clock.now());
     const lit = h.bus
       .pixels(step, 12)
       .map((p, i) => (p.b === 255 ? i : -1))
@@ -197,9 +200,10 @@ test('spinner while connecting: a quarter of the ring walks one LED every 100 ms
     const head = step % 12;
     const want = [head, (head + 1) % 12, (head + 2) % 12].sort((a, b) => a - b);
     assert.deepEqual(lit, want, `step ${step}`);
-    assert.equal(h.bus.frames[step]?.at, 1_000 + step * SPIN_STEP_MS);
+    const late = (h.bus.frames[step]?.at ?? 0) - (1_000 + step * SPIN_STEP_MS);
+    assert.ok(late >= 0 && late <= WAKE_MARGIN_MS, `step ${step} on time (${late} ms late)`);
+    assert.equal(h.bus.frames.length, step + 1, 'one frame a step');
     assert.equal(h.clock.pending, 1, 'exactly one timer while moving');
-    h.clock.advance(SPIN_STEP_MS);
   }
 });
 
@@ -233,6 +237,39 @@ test('breathing while listening: red from the floor to full and back, at most ma
   }
 });
 
+/** Node's timers may fire a little before their delay by performance.now(): this clock always does. */
+class EarlyClock extends ManualClock {
+  wakes = 0;
+  override setTimeout(fn: () => void, ms: number) {
+    return super.setTimeout(
+      () => {
+        this.wakes++;
+        fn();
+      },
+      Math.max(0, ms - 1.5),
+    );
+  }
+}
+
+test('a timer that fires early draws nothing and re-arms for the rest, not for a whole frame', () => {
+  const clock = new EarlyClock(0);
+  const bus = new Recorder(clock);
+  const ring = new Apa102Ring(
+    bus,
+    clock,
+    { count: 12, brightness: 5, colorOrder: 'bgr', maxFps: 30 },
+    captureLogger().log,
+  );
+  ring.render(INDICATORS_BY_NAME.connecting);
+  clock.advance(999);
+  assert.equal(bus.frames.length, 10, 'ten spinner steps in a second');
+  for (const [i, f] of bus.frames.entries()) {
+    const late = f.at - i * SPIN_STEP_MS;
+    assert.ok(late >= 0 && late < 2, `step ${i} is ${late} ms late, not a frame (34 ms)`);
+  }
+  assert.ok(clock.wakes <= 2 * 10, `${clock.wakes} wake-ups: at most one early one per step`);
+});
+
 test('blinks send a frame per phase, not per frame slot: error is 10 frames a second, offline 2', () => {
   const h = rig(3);
   h.ring.render(INDICATORS_BY_NAME.error);
@@ -240,7 +277,7 @@ test('blinks send a frame per phase, not per frame slot: error is 10 frames a se
   assert.equal(h.bus.frames.length, 10);
   assert.deepEqual(h.bus.pixels(0, 3), all(RED, 3));
   assert.deepEqual(h.bus.pixels(1, 3), all(DARK, 3));
-  assert.equal(h.bus.frames[1]?.at, 1_100);
+  assert.equal(h.bus.frames[1]?.at, 1_100 + WAKE_MARGIN_MS);
   const o = rig(3);
   o.ring.render(INDICATORS_BY_NAME.offline);
   o.clock.advance(999);
@@ -256,7 +293,7 @@ test('a new indicator cancels the animation; the same one again keeps its phase'
   const sent = h.bus.frames.length;
   h.ring.render(INDICATORS_BY_NAME.connecting);
   assert.equal(h.bus.frames.length, sent, 'no new frame, no restart');
-  h.clock.advance(50);
+  h.clock.advance(50 + WAKE_MARGIN_MS);
   assert.deepEqual(
     h.bus
       .pixels(-1, 12)

@@ -118,7 +118,6 @@ export class Apa102Ring {
   /** The last frame sent and the one being built: two buffers swapped, no allocation per frame. */
   #sent: Buffer;
   #next: Buffer;
-  #hasSent = false;
   #failing = false;
   #frames = 0;
   readonly #minFrameMs: number;
@@ -129,7 +128,8 @@ export class Apa102Ring {
     private readonly options: RingOptions,
     private readonly log: Logger,
   ) {
-    this.#sent = Buffer.alloc(frameBytes(options.count));
+    // Nothing sent yet: the first frame goes out whatever it shows (the LEDs may hold anything).
+    this.#sent = Buffer.alloc(frameBytes(options.count), 0xff);
     this.#next = Buffer.alloc(frameBytes(options.count));
     // Whole milliseconds, rounded up: fractions would add up to one frame too many a second.
     this.#minFrameMs = Math.ceil(1000 / options.maxFps);
@@ -172,7 +172,7 @@ export class Apa102Ring {
     this.#cancel();
     this.#indicator = undefined;
     this.#look = RING_LOOKS.off;
-    this.#hasSent = false;
+    this.#forgetSent();
     this.#dueMs = 0;
     this.#draw();
     this.#transition('closed');
@@ -189,7 +189,7 @@ export class Apa102Ring {
     }
     const picture = ringPicture(this.#look, this.options.count, elapsed);
     encodeFrameInto(this.#next, picture.pixels, this.options.brightness, this.options.colorOrder);
-    if (!this.#hasSent || !this.#next.equals(this.#sent)) this.#send();
+    if (!this.#next.equals(this.#sent)) this.#send();
     if (picture.nextMs === undefined) {
       this.#transition(this.#look.motion === 'off' ? 'dark' : 'still');
       return;
@@ -208,7 +208,6 @@ export class Apa102Ring {
     try {
       this.bus.write(this.#next);
       [this.#sent, this.#next] = [this.#next, this.#sent];
-      this.#hasSent = true;
       this.#frames++;
       if (this.#failing) {
         this.#failing = false;
@@ -224,6 +223,14 @@ export class Apa102Ring {
         `LED ring cannot be written: ${describeError(err)}`,
       );
     }
+  }
+
+  /**
+   * Makes the next frame differ from "the last sent" whatever it is: 0xFF bytes cannot occur in a
+   * frame (its start frame is zeros), so the next one goes out even if it is dark.
+   */
+  #forgetSent(): void {
+    this.#sent.fill(0xff);
   }
 
   #cancel(): void {

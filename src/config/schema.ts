@@ -324,13 +324,13 @@ export const ledsSchema = z
       .enum(['gpio', 'apa102'])
       .default('gpio')
       .describe(
-        'gpio: the LEDs of gpio.leds; apa102: APA102/DotStar RGB LEDs on an SPI bus (the voice HATs; hardware.md §6), gpio.leds then unused',
+        'gpio: the LEDs of gpio.leds; apa102: APA102/DotStar RGB LEDs on an SPI bus (the voice HATs; hardware.md §6.1), gpio.leds then unused',
       ),
     preset: z
       .enum(APA102_PRESET_NAMES)
       .optional()
       .describe(
-        'apa102: a board whose facts (device, count, powerLine; hardware.md §6) fill the fields left unset',
+        'apa102: a board whose facts (device, count, powerLine; hardware.md §6.1) fill the fields left unset',
       ),
     device: z
       .string()

@@ -186,6 +186,7 @@ export function openHardware(
   }
   const gpio = new GpioHardware({
     gpio: config.gpio,
+    leds: config.leds,
     buttonMode: config.conversation.buttonMode,
     clock,
     log: log.child({ component: 'gpio' }),
@@ -193,7 +194,8 @@ export function openHardware(
   const opened = gpio.open();
   if (!opened.ok) return { ok: false, fault: opened.fault };
   // Lines left exported and an LED left lit by a crash would confuse the next start and the
-  // person at the device: the sysfs writes are synchronous, so they also run on a dying exit.
+  // person at the device: the sysfs writes and the SPI transfer are synchronous, so they also run
+  // on a dying exit.
   const onExit = () => gpio.close();
   process.on('exit', onExit);
   return {

@@ -3,6 +3,7 @@
  * one-line doc. The README's config reference is generated from this file (`speakerd config-doc`).
  */
 import { z } from 'zod';
+import { APA102_PRESETS } from '../hardware/apa102-presets.js';
 
 const ms = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -392,6 +393,86 @@ export const gpioSchema = z
     });
   });
 
+export const APA102_PRESET_NAMES = [
+  'respeaker-2mic',
+  'respeaker-4mic',
+  'respeaker-6mic',
+  'voice-bonnet',
+] as const;
+export type Apa102PresetName = (typeof APA102_PRESET_NAMES)[number];
+/** The order of the three colour bytes after an LED's brightness byte, as sent on the wire. */
+export const COLOR_ORDERS = ['bgr', 'brg', 'gbr', 'grb', 'rbg', 'rgb'] as const;
+export type ColorOrder = (typeof COLOR_ORDERS)[number];
+
+export const ledsSchema = z
+  .object({
+    type: z
+      .enum(['gpio', 'apa102'])
+      .default('gpio')
+      .describe(
+        'gpio: the LEDs of gpio.leds; apa102: APA102/DotStar RGB LEDs on an SPI bus (the voice HATs; hardware.md §6.1), gpio.leds then unused',
+      ),
+    preset: z
+      .enum(APA102_PRESET_NAMES)
+      .optional()
+      .describe(
+        'apa102: a board whose facts (device, count, powerLine; hardware.md §6.1) fill the fields left unset',
+      ),
+    device: z
+      .string()
+      .regex(/^\/dev\/spidev\d+\.\d+$/, 'must be a spidev device like /dev/spidev0.0')
+      .optional()
+      .describe(
+        "apa102: the spidev device (SPI bus B, chip select C); default: the preset's, else /dev/spidev0.0",
+      ),
+    count: z
+      .number()
+      .int()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe("apa102: LEDs in the chain; default: the preset's (without a preset it must be set)"),
+    brightness: z
+      .number()
+      .int()
+      .min(0)
+      .max(31)
+      .default(8)
+      .describe("apa102: the chips' 5-bit global brightness, 0 (dark) to 31 (full current)"),
+    colorOrder: z
+      .enum(COLOR_ORDERS)
+      .default('bgr')
+      .describe(
+        'apa102: the order of the colour bytes after the brightness byte (APA102 datasheet: blue, green, red); change it if red shows as another colour',
+      ),
+    speedHz: z
+      .number()
+      .int()
+      .min(100_000)
+      .max(20_000_000)
+      .default(8_000_000)
+      .describe("apa102: SPI clock in Hz (Seeed's driver uses 8 MHz); lower it if the LEDs flicker"),
+    powerLine: z
+      .number()
+      .int()
+      .min(0)
+      .max(63)
+      .optional()
+      .describe(
+        "apa102: BCM GPIO that powers the LEDs, driven high while running (ReSpeaker 4-Mic: 5); default: the preset's",
+      ),
+    maxFps: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .default(30)
+      .describe(
+        'apa102: most frames per second an animation (breathing, spinner) draws; a still picture draws none',
+      ),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: serverSchema.default(serverSchema.parse({})),
@@ -408,6 +489,7 @@ export const configSchema = z
       .default('gpio')
       .describe('simulated: keyboard button and terminal LEDs (also --sim); never a silent fallback'),
     gpio: gpioSchema.default(gpioSchema.parse({})),
+    leds: ledsSchema.default(ledsSchema.parse({})),
     logLevel: z
       .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
       .default('info')
@@ -419,7 +501,31 @@ export const configSchema = z
         'auto: native journal entries with fields under a systemd unit (JOURNAL_STREAM set and /run/systemd/journal/socket there), else pretty on a terminal and JSON lines otherwise; journal: native entries whenever /run/systemd/journal/socket exists; stdout: never native',
       ),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const leds = c.leds;
+    if (leds.type !== 'apa102') return;
+    const preset = leds.preset === undefined ? undefined : APA102_PRESETS[leds.preset];
+    if (leds.count === undefined && preset === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leds', 'count'],
+        message: 'an apa102 chain needs its LED count: set leds.count or leds.preset',
+      });
+    if (leds.device === undefined && preset !== undefined && preset.device === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leds', 'device'],
+        message: preset.whyNoDevice ?? `preset ${leds.preset} names no SPI device: set leds.device`,
+      });
+    const power = leds.powerLine ?? preset?.powerLine;
+    if (power !== undefined && power === c.gpio.button.line)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['leds', 'powerLine'],
+        message: `GPIO${power} is already gpio.button.line`,
+      });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
@@ -431,3 +537,4 @@ export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];
 export type LedConfig = GpioConfig['leds'][number];
+export type LedsConfig = Config['leds'];

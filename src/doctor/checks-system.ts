@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../core/errors.js';
+import { apa102Settings } from '../hardware/apa102.js';
 import { resolveChip, SYSFS_GPIO, sysfsNumber } from '../hardware/gpio.js';
 import { type Identity, resolveIdentity } from '../provisioning/identity.js';
 import {
@@ -85,13 +86,19 @@ export function checkGpio(config: Readonly<Config>, root: string = SYSFS_GPIO): 
   const results: CheckResult[] = [
     pass('gpio chip', `${c.label} (${c.name}): BCM n is sysfs ${c.base} + n, lines 0–${c.ngpio - 1}`),
   ];
+  // The lines a run exports: the button, and the GPIO LEDs or the APA102 LEDs' power line.
+  const apa102 = config.leds.type === 'apa102' ? apa102Settings(config.leds) : undefined;
+  const power = typeof apa102 === 'object' ? apa102.powerLine : undefined;
   const wanted = [
     { what: 'button', key: 'gpio.button.line', bcm: config.gpio.button.line },
-    ...config.gpio.leds.map((led, i) => ({
-      what: `led ${led.role}`,
-      key: `gpio.leds[${i}].line`,
-      bcm: led.line,
-    })),
+    ...(apa102 === undefined
+      ? config.gpio.leds.map((led, i) => ({
+          what: `led ${led.role}`,
+          key: `gpio.leds[${i}].line`,
+          bcm: led.line,
+        }))
+      : []),
+    ...(power === undefined ? [] : [{ what: 'led power', key: 'leds.powerLine', bcm: power }]),
   ];
   const mapped: string[] = [];
   const busy: string[] = [];

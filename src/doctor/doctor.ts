@@ -9,6 +9,7 @@
 import { parseArgs } from 'node:util';
 import { EX_CONFIG, formatConfigErrors, loadConfig, summarizeConfig } from '../config/load.js';
 import { SYSFS_GPIO } from '../hardware/gpio.js';
+import type { SpiOpener } from '../hardware/spi.js';
 import type { FetchFn } from '../provisioning/ota.js';
 import type { Connector } from '../transport/connection.js';
 import { wsConnector } from '../transport/ws-connector.js';
@@ -24,6 +25,7 @@ import {
 } from './check.js';
 import { checkCapture, checkPlayback } from './checks-audio.js';
 import { checkServer } from './checks-server.js';
+import { checkSpi } from './checks-spi.js';
 import { checkClock, checkGpio, checkIdentity, checkJournal, checkSystemd } from './checks-system.js';
 
 export const DOCTOR_USAGE = `usage: speakerd doctor [--config F] [--json] [--tone] [--timeout-ms N]
@@ -51,6 +53,9 @@ export interface DoctorDeps {
   readonly fetch?: FetchFn;
   /** The sysfs GPIO directory (tests: a fake tree). */
   readonly gpioRoot?: string;
+  /** The APA102 LEDs' spidev opener and /dev listing (tests: fakes). */
+  readonly spiOpen?: SpiOpener;
+  readonly listDev?: (dir: string) => string[];
   readonly now?: () => Date;
   /** The config path when neither --config nor SPEAKERD_CONFIG is given. */
   readonly defaultConfigPath?: string;
@@ -147,6 +152,14 @@ export async function runDoctor(
   report(await timed(() => checkCapture(config.audio, io.env)));
   report(await timed(() => checkPlayback(config.audio, io.env, args.tone)));
   report(...checkGpio(config, deps.gpioRoot ?? SYSFS_GPIO));
+  report(
+    await timed(() =>
+      checkSpi(config, {
+        ...(deps.spiOpen === undefined ? {} : { open: deps.spiOpen }),
+        ...(deps.listDev === undefined ? {} : { list: deps.listDev }),
+      }),
+    ),
+  );
   const now = deps.now ?? (() => new Date());
   // Server lines appear one by one too: OTA and each network step may take up to --timeout-ms.
   const server = await checkServer({

@@ -1,41 +1,62 @@
 /**
  * The real button and LEDs of a device (design.md §3.5): the GPIO lines (gpio.ts), the gestures
- * read from the button's edges (button.ts) and the indicator drawn on the LEDs (leds.ts), opened
- * and closed as one. main.ts chooses this or the simulated twins (simulated.ts).
+ * read from the button's edges (button.ts) and the indicator drawn on the LEDs, opened and closed
+ * as one. The LEDs are GPIO lines (leds.ts) or, with `leds.type: "apa102"`, a chain of APA102 RGB
+ * LEDs on an SPI device (spi.ts, ring.ts) with an optional GPIO line powering them. main.ts
+ * chooses this or the simulated twins (simulated.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { ConversationConfig, GpioConfig } from '../config/schema.js';
+import type { ConversationConfig, GpioConfig, LedsConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
+import { describeError, ErrorCode, fault } from '../core/errors.js';
+import { type Apa102Settings, apa102Settings } from './apa102.js';
 import { ButtonGestures } from './button.js';
 import { GpioBoard, type GpioResult, type LineOpener } from './gpio.js';
 import type { Indicator } from './indicator.js';
 import type { InputEvent } from './input.js';
 import { GpioLeds } from './leds.js';
+import { Apa102Ring } from './ring.js';
+import { openSpi, type SpiBus, type SpiOpener } from './spi.js';
 
 export interface GpioHardwareDeps {
   readonly gpio: GpioConfig;
+  /** Which LEDs draw the indicator; default: the GPIO LEDs of `gpio.leds`. */
+  readonly leds?: LedsConfig;
   readonly buttonMode: ConversationConfig['buttonMode'];
   readonly clock: Clock;
   readonly log: Logger;
   /** Tests: a fake sysfs tree for the chips and a fake line opener. */
   readonly root?: string;
   readonly open?: LineOpener;
+  /** Tests: a fake spidev opener (default: spi-device). */
+  readonly openSpi?: SpiOpener;
 }
 
 export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
   readonly board: GpioBoard;
   readonly #button: ButtonGestures;
-  readonly #leds: GpioLeds;
+  readonly #d: GpioHardwareDeps;
+  /** The GPIO LEDs, or undefined when an APA102 chain draws the indicator. */
+  readonly #gpioLeds: GpioLeds | undefined;
+  /** The APA102 settings (or why they cannot be had), undefined for GPIO LEDs. */
+  readonly #apa102: Apa102Settings | string | undefined;
+  #spi: SpiBus | undefined;
+  #ring: Apa102Ring | undefined;
 
   constructor(d: GpioHardwareDeps) {
     super();
+    this.#d = d;
     const log = d.log;
+    this.#apa102 = d.leds?.type === 'apa102' ? apa102Settings(d.leds) : undefined;
+    const power = typeof this.#apa102 === 'object' ? this.#apa102.powerLine : undefined;
     this.board = new GpioBoard({
-      config: d.gpio,
+      // One LED backend at a time: with an APA102 chain the GPIO LED lines stay unexported.
+      config: this.#apa102 === undefined ? d.gpio : { ...d.gpio, leds: [] },
       log,
       ...(d.root === undefined ? {} : { root: d.root }),
       ...(d.open === undefined ? {} : { open: d.open }),
+      ...(power === undefined ? {} : { powerLine: power }),
     });
     const { debounceMs, longPressMs, doubleClickMs } = d.gpio.button;
     this.#button = new ButtonGestures(
@@ -48,22 +69,69 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
       log.debug({ input: event }, `button: ${event}`);
       this.emit('input', event);
     });
-    this.#leds = new GpioLeds(this.board, d.clock);
+    this.#gpioLeds = this.#apa102 === undefined ? new GpioLeds(this.board, d.clock) : undefined;
   }
 
-  /** Exports every line or none (see GpioBoard.open); the LEDs start dark. */
+  /**
+   * Opens the LEDs' SPI device first (on a fresh Pi the likeliest fault, and it sends nothing),
+   * then exports every line or none (see GpioBoard.open). The LEDs start dark.
+   */
   open(): GpioResult<void> {
-    return this.board.open((pressed) => this.#button.edge(pressed));
+    const settings = this.#apa102;
+    if (typeof settings === 'string') return { ok: false, fault: fault(ErrorCode.Gpio, settings) };
+    if (settings !== undefined && this.#spi === undefined) {
+      const spi = openSpi(settings, this.#d.openSpi);
+      if (!spi.ok) return spi;
+      this.#spi = spi.value;
+    }
+    const opened = this.board.open((pressed) => this.#button.edge(pressed));
+    if (!opened.ok) {
+      this.#closeSpi();
+      return opened;
+    }
+    if (settings !== undefined && this.#spi !== undefined && this.#ring === undefined) {
+      this.#ring = new Apa102Ring(this.#spi, this.#d.clock, settings, this.#d.log.child({ part: 'ring' }));
+      // Dark at once: APA102s keep whatever a previous program (or a crash) left lit.
+      this.#ring.off();
+      const power = settings.powerLine === undefined ? 'no power line' : `power on GPIO${settings.powerLine}`;
+      this.#d.log.info(
+        { leds: { ...settings } },
+        `APA102 LEDs: ${settings.count} on ${settings.device} at ${settings.speedHz / 1e6} MHz, brightness ${settings.brightness}/31, ` +
+          `order ${settings.colorOrder}, ${power}, ≤ ${settings.maxFps} fps (${settings.from})`,
+      );
+    }
+    return opened;
   }
 
   render(indicator: Indicator): void {
-    this.#leds.render(indicator);
+    if (this.#ring) this.#ring.render(indicator);
+    else this.#gpioLeds?.render(indicator);
   }
 
-  /** Gestures and blinks stopped, LEDs off, lines unexported. Synchronous and idempotent. */
+  /**
+   * Gestures and animations stopped, LEDs off (a dark frame before the SPI device closes and
+   * before their power line drops), lines unexported. Synchronous and idempotent.
+   */
   close(): void {
     this.#button.stop();
-    this.#leds.off();
+    this.#gpioLeds?.off();
+    this.#ring?.close();
+    this.#ring = undefined;
+    this.#closeSpi();
     this.board.close();
+  }
+
+  #closeSpi(): void {
+    const spi = this.#spi;
+    this.#spi = undefined;
+    if (!spi) return;
+    try {
+      spi.close();
+    } catch (err) {
+      this.#d.log.warn(
+        { code: ErrorCode.Gpio, err: describeError(err) },
+        `${spi.device}: cannot close: ${describeError(err)}`,
+      );
+    }
   }
 }

@@ -124,6 +124,11 @@ export interface GpioBoardDeps {
   /** The sysfs GPIO directory to read chips from (tests: a fake tree). */
   readonly root?: string;
   readonly open?: LineOpener;
+  /**
+   * BCM line that powers LEDs on the board (the ReSpeaker 4-Mic's APA102 ring: GPIO5), driven high
+   * from open to close, as Seeed's gpiozero `LED(5).on()` does.
+   */
+  readonly powerLine?: number;
 }
 
 interface Opened {
@@ -131,6 +136,8 @@ interface Opened {
   readonly sysfs: number;
   readonly line: GpioLine;
   readonly led?: LedRole;
+  /** An output (an LED or the LED power): written low before it is unexported. */
+  readonly output: boolean;
 }
 
 export type BoardState = 'closed' | 'open' | 'failed';
@@ -189,6 +196,13 @@ export class GpioBoard {
       const got = this.#export(`led ${led.role}`, n.value, led.line, dir, led.activeLow, led.role);
       if (!got.ok) return this.#fail(got.fault);
     }
+    if (this.#d.powerLine !== undefined) {
+      const n = sysfsNumber(chip.value, this.#d.powerLine, 'leds.powerLine');
+      if (!n.ok) return this.#fail(n.fault);
+      // 'high': exported already driving the LEDs' supply, no glitch through low.
+      const got = this.#export('led power', n.value, this.#d.powerLine, 'high', false);
+      if (!got.ok) return this.#fail(got.fault);
+    }
     try {
       onButton(this.#button.line.readSync() === 1);
       this.#button.line.watch((err, value) => {
@@ -237,9 +251,9 @@ export class GpioBoard {
     this.#lines = [];
     this.#button = undefined;
     if (this.#state === 'open') this.#state = 'closed';
-    for (const { what, sysfs, line, led } of lines) {
+    for (const { what, sysfs, line, output } of lines) {
       try {
-        if (led) line.writeSync(0);
+        if (output) line.writeSync(0);
         else line.unwatchAll();
       } catch (err) {
         this.#d.log.warn(
@@ -277,7 +291,8 @@ export class GpioBoard {
     }
     try {
       const line = this.#open(sysfs, direction, direction === 'in' ? 'both' : 'none', { activeLow });
-      const opened: Opened = led ? { what, sysfs, line, led } : { what, sysfs, line };
+      const output = direction !== 'in';
+      const opened: Opened = led ? { what, sysfs, line, led, output } : { what, sysfs, line, output };
       this.#lines.push(opened);
       return { ok: true, value: opened };
     } catch (err) {

@@ -37,6 +37,51 @@ const INDICATORS: { readonly [N in IndicatorName]: Indicator & { readonly name: 
 };
 for (const indicator of Object.values(INDICATORS)) Object.freeze(indicator);
 
+/** One RGB colour, 0–255 a channel. */
+export interface Rgb {
+  readonly r: number;
+  readonly g: number;
+  readonly b: number;
+}
+
+/**
+ * How an addressable ring (APA102, hardware/ring.ts) moves: still (`off`, `steady`), blinking
+ * with the GPIO LEDs' phases, breathing (a smooth rise and fall of the whole ring) or spinning (a
+ * lit segment walking round).
+ */
+export type RingMotion = 'off' | 'steady' | 'slow-blink' | 'fast-blink' | 'breathe' | 'spin';
+
+export interface RingLook {
+  readonly rgb: Rgb;
+  readonly motion: RingMotion;
+}
+
+const RED: Rgb = Object.freeze({ r: 255, g: 0, b: 0 });
+const GREEN: Rgb = Object.freeze({ r: 0, g: 255, b: 0 });
+const BLUE: Rgb = Object.freeze({ r: 0, g: 0, b: 255 });
+const DARK: Rgb = Object.freeze({ r: 0, g: 0, b: 0 });
+
+/**
+ * What a ring of RGB LEDs shows per indicator: the GPIO LEDs' colour and pattern (INDICATORS
+ * above), where a ring can say more. Modelled on the firmware's ring driver (xiaozhi-esp32
+ * main/led/circular_strip.cc OnStateChanged: starting = a blue segment scrolling round every
+ * 100 ms, connecting = blue, listening = red, speaking = green, activating = green blinking at
+ * 500 ms, idle = dark), with two motions of our own: connecting spins (the firmware's start-up
+ * scroll: work under way) and listening breathes (alive and hearing, where a steady red on twelve
+ * LEDs reads as an alarm). The colours are full scale; `leds.brightness` dims the whole ring.
+ */
+export const RING_LOOKS: Readonly<Record<IndicatorName, RingLook>> = Object.freeze({
+  off: { rgb: DARK, motion: 'off' },
+  idle: { rgb: DARK, motion: 'off' },
+  connecting: { rgb: BLUE, motion: 'spin' },
+  listening: { rgb: RED, motion: 'breathe' },
+  speaking: { rgb: GREEN, motion: 'steady' },
+  activating: { rgb: GREEN, motion: 'slow-blink' },
+  offline: { rgb: BLUE, motion: 'slow-blink' },
+  error: { rgb: RED, motion: 'fast-blink' },
+  muted: { rgb: RED, motion: 'slow-blink' },
+});
+
 // A mapped object, so the compiler rejects a list that misses or invents a link state.
 const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
   offline: 'offline',

@@ -117,6 +117,7 @@ test('doctor against the dev-server and the test sound card: every check passes 
       'audio capture',
       'audio playback',
       'gpio',
+      'spi leds',
       'ota',
       'dns',
       'tcp',
@@ -210,6 +211,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
         'audio capture',
         'audio playback',
         'gpio',
+        'spi leds',
         'ota',
         'dns',
         'tcp',
@@ -259,6 +261,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
     const names = text.out.slice(0, -1).map((l) => /^(?:✓|✗|-) ([a-z -]+): /.exec(l)?.[1]);
     assert.deepEqual(names.slice(names.indexOf('gpio')), [
       'gpio',
+      'spi leds',
       'ota',
       'dns',
       'tcp',

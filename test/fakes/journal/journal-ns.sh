@@ -25,22 +25,9 @@ die() {
 (($# > 0)) || die "no command given; usage: $usage"
 [[ $(id -u) -eq 0 ]] || die "must run as root (it mounts over $target); usage: $usage"
 
-# Never mount over the real /run: some ancestor must be in another mount namespace (the same
-# check as fake-sysfs-ns.sh; an unreadable ancestor proves nothing and is skipped).
-own_ns=$(readlink /proc/self/ns/mnt) || die "cannot read /proc/self/ns/mnt"
-separate=
-pid=$$
-while [[ $pid -gt 1 ]]; do
-  pid=$(awk '$1 == "PPid:" { print $2 }' "/proc/$pid/status") || die "cannot read /proc/$pid/status"
-  [[ -n $pid && $pid -ge 1 ]] || break
-  if ns=$(readlink "/proc/$pid/ns/mnt" 2>/dev/null) && [[ $ns != "$own_ns" ]]; then
-    separate=$pid
-    break
-  fi
-done
-[[ -n $separate ]] ||
-  die "refusing to mount over $target: not inside a private mount namespace (no ancestor process is in another one than $own_ns). Run: $usage"
-mount --make-rprivate / || die "cannot make the mounts of this namespace private"
+# shellcheck source=test/fakes/private-ns.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../private-ns.sh"
+require_private_mount_ns "$target" "$usage"
 
 stage=
 dir=

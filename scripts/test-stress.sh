@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The stress run (issue 12 §5; not part of CI): the integration tests, and the GPIO tests when
-# root, on ONE CPU that busy processes keep loaded the whole time — a slow, busy Pi. Every race
+# The stress run (issue 12 §5; not part of CI): the integration tests, and the GPIO and journal
+# tests when root, on ONE CPU that busy processes keep loaded the whole time — a slow, busy Pi. Every race
 # between a test and the daemon's own timing (a state read right after an unrelated event, a
 # sleep assumed long enough) shows here long before it shows on a developer's machine.
 #
@@ -118,6 +118,17 @@ if [[ $(id -u) -eq 0 ]] && ((!explicit)); then
     gpio_rc=$?
   gpio_s=$((SECONDS - t1))
 fi
+journal_rc=skipped
+journal_s=0
+if [[ $(id -u) -eq 0 ]] && ((!explicit)); then
+  echo "== journal tests (taskset -c $cpu, under load)"
+  t2=$SECONDS
+  journal_rc=0
+  run "$log/journal.tap" timeout -k 10 600 taskset -c "$cpu" unshare -m --propagation private \
+    bash test/fakes/journal/journal-ns.sh node --test --test-concurrency=1 dist/test/journal/*.test.js ||
+    journal_rc=$?
+  journal_s=$((SECONDS - t2))
+fi
 stop_load
 
 count() { grep -E "^# $1 [0-9]+" "$2" | awk '{ n += $3 } END { print n + 0 }'; }
@@ -131,5 +142,8 @@ summary "$label" "$log/$label.tap" "$node_rc" "$node_s"
 if [[ $gpio_rc != skipped ]]; then summary gpio "$log/gpio.tap" "$gpio_rc" "$gpio_s"; else
   echo "gpio: not run (needs root; runs only with the default file list)"
 fi
+if [[ $journal_rc != skipped ]]; then summary journal "$log/journal.tap" "$journal_rc" "$journal_s"; else
+  echo "journal: not run (needs root; runs only with the default file list)"
+fi
 echo "full output: $log"
-[[ $node_rc == 0 && ($gpio_rc == 0 || $gpio_rc == skipped) ]]
+[[ $node_rc == 0 && ($gpio_rc == 0 || $gpio_rc == skipped) && ($journal_rc == 0 || $journal_rc == skipped) ]]

@@ -27,7 +27,7 @@
  *
  * `--short` runs every row with fewer turns, presses, runs and seconds over the same code paths:
  * `npm test` (scripts/test.sh) runs it so a bench that no longer runs fails CI. Its numbers are
- * rougher (p95 of 10 presses, RSS after 100 turns) and are not the README's.
+ * rougher (p95 of 6 presses, RSS after 60 turns) and are not the README's.
  *
  *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
@@ -103,18 +103,19 @@ const SIZES = {
     apa102: { seconds: 4, rounds: 3 },
   },
   short: {
+    // CI's form (npm test): every row over the same code paths, each as small as still measures.
     cpu: { audioSeconds: 10, runs: 2 },
-    latencyPresses: 10,
+    latencyPresses: 6,
     latencyWarmup: 1,
-    stale: { devices: 3, hours: 0.1, presses: 3 },
-    memoryTurns: 100,
-    deadPeerDevices: 3,
-    restartDevices: 5,
-    reauthDevices: 3,
-    idle: { warmupS: 3, windowS: 3 },
+    stale: { devices: 2, hours: 0.1, presses: 3 },
+    memoryTurns: 60,
+    deadPeerDevices: 2,
+    restartDevices: 3,
+    reauthDevices: 2,
+    idle: { warmupS: 2, windowS: 2 },
     startupRuns: 1,
     journal: { perRound: 1500, rounds: 2 },
-    apa102: { seconds: 0.5, rounds: 1 },
+    apa102: { seconds: 0.25, rounds: 1 },
   },
 } as const;
 

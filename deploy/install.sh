@@ -312,29 +312,39 @@ install_unit() {
     changed
     host systemctl daemon-reload
   fi
+  # Restarted when this run changed anything (new code, unit or dependencies).
+  local restart=0
+  if ((CHANGES > 0)); then restart=1; fi
+  enable_and_run "$NAME" "$restart" "check: node $APP_DIR/dist/src/main.js check-config"
+}
+
+# enable_and_run UNIT RESTART [HINT]: enable UNIT, start it when it is not running, restart it when
+# RESTART is 1 (its files changed in this run); a unit that fails to start is a warning with HINT,
+# not a failed install (the device may lack its sound card or config yet).
+enable_and_run() {
+  local unit=$1 restart=$2 hint=${3:-}
   if ((STAGING)); then
-    log "(--root) would run: systemctl enable $NAME; systemctl start (or restart after changes) $NAME"
+    log "(--root) would run: systemctl enable $unit; systemctl start (or restart after changes) $unit"
     return
   fi
-  if ! systemctl is-enabled --quiet "$NAME"; then
-    host systemctl enable "$NAME"
+  if ! systemctl is-enabled --quiet "$unit"; then
+    host systemctl enable "$unit"
     changed
   fi
-  # Start it, or restart it when this run changed anything (new code, unit or dependencies).
   local action=""
-  if ! systemctl is-active --quiet "$NAME"; then
+  if ! systemctl is-active --quiet "$unit"; then
     action=start
-  elif ((CHANGES > 0)); then
+  elif ((restart)); then
     action=restart
   fi
   if [[ -n $action ]]; then
-    log "run: systemctl $action $NAME"
-    if ! systemctl "$action" "$NAME"; then
-      log "warning: $NAME did not start; see: journalctl -u $NAME -e; check: node $APP_DIR/dist/src/main.js check-config"
+    log "run: systemctl $action $unit"
+    if ! systemctl "$action" "$unit"; then
+      log "warning: $unit did not $action; see: journalctl -u $unit -e${hint:+; $hint}"
     fi
     changed
   else
-    log "ok: $NAME is enabled and running"
+    log "ok: $unit is enabled and running"
   fi
 }
 
@@ -462,28 +472,7 @@ install_journal_upload() {
     log "unchanged: $UPLOAD_CONF"
   fi
   rm -f -- "$tmp"
-  if ((STAGING)); then
-    log "(--root) would run: systemctl enable $UPLOAD_SERVICE; systemctl start (or restart after changes) $UPLOAD_SERVICE"
-    return
-  fi
-  if ! systemctl is-enabled --quiet "$UPLOAD_SERVICE"; then
-    host systemctl enable "$UPLOAD_SERVICE"
-    changed
-  fi
-  local action=""
-  if ! systemctl is-active --quiet "$UPLOAD_SERVICE"; then
-    action=start
-  elif ((fresh)); then
-    action=restart
-  fi
-  if [[ -n $action ]]; then
-    log "run: systemctl $action $UPLOAD_SERVICE"
-    systemctl "$action" "$UPLOAD_SERVICE" ||
-      log "warning: $UPLOAD_SERVICE did not $action; see: journalctl -u $UPLOAD_SERVICE -e"
-    changed
-  else
-    log "ok: $UPLOAD_SERVICE is enabled and running"
-  fi
+  enable_and_run "$UPLOAD_SERVICE" "$fresh"
 }
 
 # Only what --journal-upload set up: the drop-in and the service it enabled. The package stays

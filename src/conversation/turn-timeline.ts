@@ -151,6 +151,19 @@ export class Turn {
 }
 
 /** One human line for the journal: `turn click/auto → reply: first frame +60, stt +1800 … (4210 ms)`. */
+/**
+ * Reply latency of a turn: its first TTS audio after the user finished speaking, i.e. the button's
+ * release in push-to-talk, else the server's `stt`. Undefined when the turn had no reply audio, or
+ * when the audio came first (a clock oddity, not a latency). The one definition the metrics
+ * histogram and the fleet report (which reads the milestones back from the journal) share.
+ */
+export function replyLatencyMs(m: Readonly<Partial<Record<TurnMilestone, number>>>): number | undefined {
+  const end = m.firstAudio;
+  const from = m.released ?? m.stt;
+  if (end === undefined || from === undefined || end < from) return undefined;
+  return end - from;
+}
+
 export function formatTurn(r: TurnTimeline): string {
   const steps = MILESTONE_ORDER.flatMap((m) => {
     const at = r.milestones[m];

@@ -11,6 +11,7 @@
  * that goes back in time adds no online time rather than a negative one.
  */
 
+import { replyLatencyMs } from '../conversation/turn-timeline.js';
 import { ErrorCode } from '../core/errors.js';
 import type { Random } from '../core/random.js';
 import { CodeMessageId, MessageId } from '../system/message-ids.js';
@@ -356,10 +357,8 @@ function turnEnded(d: DeviceAcc, e: JournalEntry): void {
     const n = text === undefined || text === '' ? Number.NaN : Number(text);
     return Number.isFinite(n) ? n : undefined;
   };
-  const firstAudio = ms('FIRST_AUDIO');
-  const from = ms('RELEASED') ?? ms('STT');
-  // A reply that starts before the utterance ended is a clock oddity, not a latency.
-  if (firstAudio !== undefined && from !== undefined && firstAudio >= from) d.latency.add(firstAudio - from);
+  const latency = replyLatencyMs({ firstAudio: ms('FIRST_AUDIO'), released: ms('RELEASED'), stt: ms('STT') });
+  if (latency !== undefined) d.latency.add(latency);
 }
 
 function deviceReport(d: DeviceAcc, window: FleetReport['window']): DeviceReport {

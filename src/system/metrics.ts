@@ -16,7 +16,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { TurnOutcome, TurnTimeline } from '../conversation/turn-timeline.js';
+import { replyLatencyMs, type TurnOutcome, type TurnTimeline } from '../conversation/turn-timeline.js';
 import type { Clock } from '../core/clock.js';
 import type { Fault } from '../core/errors.js';
 import type { LinkState } from '../session/session-port.js';
@@ -120,14 +120,6 @@ function causeOf(reason: string): ReconnectCause {
   // "Opening handshake has timed out".
   if (/\bE[A-Z]{3,}\b|handshake has timed out|socket hang up/.test(reason)) return 'network';
   return 'other';
-}
-
-/** Reply latency: the first TTS audio after the user finished speaking (see HELP below). */
-export function replyLatencyMs(t: TurnTimeline): number | undefined {
-  const end = t.milestones.firstAudio;
-  const from = t.milestones.released ?? t.milestones.stt;
-  if (end === undefined || from === undefined || end < from) return undefined;
-  return end - from;
 }
 
 /** Seconds; replies on a Pi take from a few hundred ms (dev-server) to several s (an LLM's). */
@@ -281,7 +273,7 @@ export class SpeakerMetrics {
 
   recordTurn(t: TurnTimeline): void {
     this.turns.inc({ outcome: t.outcome });
-    const ms = replyLatencyMs(t);
+    const ms = replyLatencyMs(t.milestones);
     if (ms !== undefined) this.replyLatency.observe(ms / 1000);
   }
 

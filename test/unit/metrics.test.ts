@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connectionSchema, metricsSchema } from '../../src/config/schema.js';
 import type { TurnOutcome, TurnTimeline } from '../../src/conversation/turn-timeline.js';
+import { replyLatencyMs } from '../../src/conversation/turn-timeline.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { type Fault, fault } from '../../src/core/errors.js';
 import { seededRandom } from '../../src/core/random.js';
@@ -17,7 +18,6 @@ import {
   type MetricsSources,
   RECONNECT_CAUSES,
   reconnectCause,
-  replyLatencyMs,
   SpeakerMetrics,
   TURN_OUTCOMES,
 } from '../../src/system/metrics.js';
@@ -238,8 +238,8 @@ test('turns by outcome and the reply latency histogram (first audio − (release
   s.turns.emit('turn', timeline('reply', { released: 1000, stt: 1500, firstAudio: 1300 + 1000 }));
   s.turns.emit('turn', timeline('lost', { firstFrameSent: 60 }));
   s.turns.emit('turn', timeline('deadline', { firstFrameSent: 60, stt: 900 }));
-  assert.equal(replyLatencyMs(timeline('reply', { released: 1000, firstAudio: 2300 })), 1300);
-  assert.equal(replyLatencyMs(timeline('reply', { stt: 1000 })), undefined);
+  assert.equal(replyLatencyMs(timeline('reply', { released: 1000, firstAudio: 2300 }).milestones), 1300);
+  assert.equal(replyLatencyMs(timeline('reply', { stt: 1000 }).milestones), undefined);
   const text = await m.text();
   assert.equal(sample(text, 'speakerd_turns_total{outcome="reply"}'), 2);
   assert.equal(sample(text, 'speakerd_turns_total{outcome="lost"}'), 1);

@@ -199,10 +199,25 @@ check_node() {
   log "ok: Node.js $("$node" --version) at $node"
 }
 
+# installed PKG: whether dpkg has PKG installed.
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+# apt_install PKG...: install the given (missing) packages; staging only says it would.
+apt_install() {
+  if ((STAGING)); then
+    log "(--root) would run: apt-get install -y --no-install-recommends $*"
+    return
+  fi
+  log "run: apt-get install -y --no-install-recommends $*"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+  changed
+}
+
 apt_packages() {
   local p missing=()
   for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    installed "$p" || missing+=("$p")
   done
   # Debian's own nodejs comes without npm (NodeSource's includes it).
   command -v npm >/dev/null 2>&1 || missing+=(npm)
@@ -210,14 +225,7 @@ apt_packages() {
     log "ok: Debian packages present (${APT_PACKAGES[*]})"
     return
   fi
-  if ((STAGING)); then
-    log "(--root) would run: apt-get install -y --no-install-recommends ${missing[*]}"
-    return
-  fi
-  log "run: apt-get install -y --no-install-recommends ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  changed
+  apt_install "${missing[@]}"
 }
 
 # The system user; it joins audio, gpio and spi when those groups exist. The unit's
@@ -441,15 +449,10 @@ install_journal_upload() {
     if [[ -e $UPLOAD_CONF ]]; then log "kept $UPLOAD_CONF (journal upload; --uninstall removes it)"; fi
     return 0
   fi
-  if dpkg-query -W -f='${Status}' "$UPLOAD_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+  if installed "$UPLOAD_PACKAGE"; then
     log "ok: Debian package $UPLOAD_PACKAGE present (systemd-journal-upload)"
-  elif ((STAGING)); then
-    log "(--root) would run: apt-get install -y --no-install-recommends $UPLOAD_PACKAGE"
   else
-    log "run: apt-get install -y --no-install-recommends $UPLOAD_PACKAGE"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$UPLOAD_PACKAGE"
-    changed
+    apt_install "$UPLOAD_PACKAGE"
   fi
   if [[ $UPLOAD_URL == http://* ]]; then
     log "warning: $UPLOAD_URL is plain http: journal entries travel unencrypted and unauthenticated; a lab only (deploy/collector.md: https with certificates)"

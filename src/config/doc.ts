@@ -4,15 +4,11 @@
  * zod internals; the cross-field refinement (backoffCapMs ≥ backoffBaseMs) is not in JSON
  * Schema and is listed in a note below the table.
  */
+
 import { z } from 'zod';
+import { isPlainObject, type Json } from '../core/json.js';
 import { ENV_OVERRIDES } from './load.js';
 import { configSchema } from './schema.js';
-
-type Node = Record<string, unknown>;
-
-function isNode(value: unknown): value is Node {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 export interface ConfigField {
   /** Dotted path, e.g. `connection.pingIntervalMs`. */
@@ -36,15 +32,20 @@ export function configFields(): ConfigField[] {
 }
 
 function walk(node: unknown, at: readonly string[], out: ConfigField[]): void {
-  if (!isNode(node)) return;
+  if (!isPlainObject(node)) return;
   const props = node.properties;
-  if (node.type === 'object' && isNode(props)) {
+  if (node.type === 'object' && isPlainObject(props)) {
     for (const [key, child] of Object.entries(props)) walk(child, [...at, key], out);
     return;
   }
   const path = at.join('.');
   const items = node.items;
-  if (node.type === 'array' && isNode(items) && items.type === 'object' && isNode(items.properties)) {
+  if (
+    node.type === 'array' &&
+    isPlainObject(items) &&
+    items.type === 'object' &&
+    isPlainObject(items.properties)
+  ) {
     // A list of objects (gpio.leds): the list itself, then each item field as `list[].field`.
     out.push(leaf(node, path));
     for (const [key, child] of Object.entries(items.properties))
@@ -54,7 +55,7 @@ function walk(node: unknown, at: readonly string[], out: ConfigField[]): void {
   out.push(leaf(node, path));
 }
 
-function leaf(node: Node, path: string): ConfigField {
+function leaf(node: Json, path: string): ConfigField {
   return {
     path,
     type: typeOf(node),
@@ -65,17 +66,19 @@ function leaf(node: Node, path: string): ConfigField {
   };
 }
 
-function typeOf(node: Node): string {
+function typeOf(node: Json): string {
   if (Array.isArray(node.enum)) return node.enum.map((v) => JSON.stringify(v)).join(' | ');
   if (Array.isArray(node.anyOf)) {
     return node.anyOf
-      .map((alt) => (!isNode(alt) ? 'unknown' : 'const' in alt ? JSON.stringify(alt.const) : typeOf(alt)))
+      .map((alt) =>
+        !isPlainObject(alt) ? 'unknown' : 'const' in alt ? JSON.stringify(alt.const) : typeOf(alt),
+      )
       .join(' | ');
   }
   return typeof node.type === 'string' ? node.type : 'unknown';
 }
 
-function boundsOf(node: Node): string {
+function boundsOf(node: Json): string {
   const parts: string[] = [];
   // zod writes Number.MAX_SAFE_INTEGER as the max of every int(); it is not a real bound.
   const num = (v: unknown): v is number => typeof v === 'number' && Math.abs(v) < Number.MAX_SAFE_INTEGER;

@@ -3,10 +3,12 @@
  * CLI overrides; validated once against `configSchema`, every error reported at once with its
  * path, the result deep-frozen. Never throws for an operational problem: a bad file is a value.
  */
+
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { describeError, errnoCode } from '../core/errors.js';
+import { isPlainObject, type Json } from '../core/json.js';
 import { type Config, configSchema } from './schema.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/speakerd/config.json';
@@ -52,12 +54,6 @@ export const ENV_OVERRIDES: readonly { readonly env: string; readonly path: read
   { env: 'SPEAKERD_DEVICE_ID', path: ['identity', 'deviceId'] },
   { env: 'SPEAKERD_CLIENT_ID', path: ['identity', 'clientId'] },
 ];
-
-type Json = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /**
  * An empty env var counts as unset: systemd `Environment=VAR=` and `docker run -e VAR` leave

@@ -9,7 +9,9 @@
  * pages and `maxTools` names are taken from a listing (design.md §5.11). Failures are logged and
  * returned as values, never thrown.
  */
+
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { isPlainObject } from '../core/json.js';
 import { StateCell } from '../core/state.js';
 import type { McpPayload } from '../protocol/messages.js';
 import type { Logger } from '../system/logger.js';
@@ -50,12 +52,8 @@ function clip(s: string): string {
   return s.length > LOG_TEXT_MAX ? `${s.slice(0, LOG_TEXT_MAX)}…` : s;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function describeRpcError(error: unknown): string {
-  if (isObject(error) && typeof error.message === 'string') {
+  if (isPlainObject(error) && typeof error.message === 'string') {
     return typeof error.code === 'number' ? `${error.code} ${error.message}` : error.message;
   }
   return clip(JSON.stringify(error) ?? String(error));
@@ -114,9 +112,9 @@ export class McpClient {
       clientInfo: { name: 'speakerd-dev-server', version: '1' },
     });
     if (!init.ok) return this.#fail(`initialize: ${init.error}`);
-    const info = isObject(init.result) ? init.result.serverInfo : undefined;
+    const info = isPlainObject(init.result) ? init.result.serverInfo : undefined;
     this.#port.log.info(
-      { server_info: isObject(info) ? info : undefined },
+      { server_info: isPlainObject(info) ? info : undefined },
       'dev-server: client MCP initialized',
     );
     if (this.#current() !== 'initializing') return undefined; // closed meanwhile
@@ -128,12 +126,12 @@ export class McpClient {
       const r = await this.request('tools/list', cursor === undefined ? undefined : { cursor });
       if (!r.ok) return this.#fail(`tools/list: ${r.error}`);
       const result = r.result;
-      if (!isObject(result) || !Array.isArray(result.tools))
+      if (!isPlainObject(result) || !Array.isArray(result.tools))
         return this.#fail('tools/list: result without a tools array');
       for (const t of result.tools) {
         if (names.length >= this.#maxTools)
           return this.#fail(`tools/list: more than ${this.#maxTools} tools`);
-        names.push(isObject(t) && typeof t.name === 'string' ? clip(t.name) : '(unnamed)');
+        names.push(isPlainObject(t) && typeof t.name === 'string' ? clip(t.name) : '(unnamed)');
       }
       const next = result.nextCursor;
       if (typeof next !== 'string' || next === '') break;
@@ -164,9 +162,9 @@ export class McpClient {
       return r;
     }
     const result = r.result;
-    const first = isObject(result) && Array.isArray(result.content) ? result.content[0] : undefined;
-    const text = isObject(first) && typeof first.text === 'string' ? clip(first.text) : undefined;
-    const isError = isObject(result) && result.isError === true;
+    const first = isPlainObject(result) && Array.isArray(result.content) ? result.content[0] : undefined;
+    const text = isPlainObject(first) && typeof first.text === 'string' ? clip(first.text) : undefined;
+    const isError = isPlainObject(result) && result.isError === true;
     // xinnan counts isError:true as a failure too (protocol.md §5.4).
     if (isError) {
       this.#port.log.warn({ volume, text }, 'dev-server: MCP set_volume answered isError');

@@ -4,6 +4,7 @@
  * at once, or something to leave unanswered, with the bounds checked before anything else reads
  * the payload (design.md §5.11).
  */
+import { isPlainObject, type Json } from '../core/json.js';
 
 export const RpcCode = {
   InvalidRequest: -32600,
@@ -35,12 +36,6 @@ export interface RequestLimits {
 const MAX_ID_CHARS = 128;
 /** Longest piece of a caller's text (method, tool name) we put into a log line or an error message. */
 const MAX_ECHO_CHARS = 64;
-
-export type Json = Record<string, unknown>;
-
-export function isPlainObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 export function clip(s: string): string {
   return s.length > MAX_ECHO_CHARS ? `${s.slice(0, MAX_ECHO_CHARS)}…` : s;

@@ -19,13 +19,12 @@
  */
 import { type Clock, SystemClock } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
+import { isPlainObject, type Json } from '../core/json.js';
 import type { Logger } from '../system/logger.js';
 import {
   type Classified,
   classifyRequest,
   clip,
-  isPlainObject,
-  type Json,
   type McpResponse,
   RpcCode,
   type RpcError,

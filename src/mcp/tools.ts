@@ -4,6 +4,7 @@
  * schemas (78/xiaozhi-esp32 `main/mcp_server.cc` · AddCommonTools, `main/mcp_server.h` · Property,
  * McpTool::to_json) so server prompts written for ESP32 devices keep working.
  */
+import { isPlainObject } from '../core/json.js';
 import type { Logger } from '../system/logger.js';
 import { type DeviceStatusSource, readDeviceStatus } from './device-status.js';
 
@@ -52,10 +53,6 @@ export function inputSchema(properties: Readonly<Record<string, PropertySchema>>
     .filter(([, p]) => p.default === undefined)
     .map(([name]) => name);
   return required.length > 0 ? { type: 'object', properties, required } : { type: 'object', properties };
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

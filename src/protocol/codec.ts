@@ -2,6 +2,7 @@
  * The pure codec (design.md §5.1): bytes in, typed messages out, validated at the boundary; typed
  * messages in, frames out. No I/O, no state, never throws on bad input.
  */
+import { isPlainObject, type Json } from '../core/json.js';
 import type {
   AudioParams,
   ClientFrame,
@@ -11,12 +12,6 @@ import type {
   ServerFrame,
   ServerMessage,
 } from './messages.js';
-
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function optString(o: Json, key: string): string | undefined | null {
   const v = o[key];
@@ -39,7 +34,7 @@ function parseJsonObject(text: string): { ok: true; obj: Json } | { ok: false; f
     // Not JSON at all: its own event, not an error (xinnan sends plain-text auth failures).
     return { ok: false, frame: { kind: 'text', text: clip(text) } };
   }
-  if (!isObject(value)) {
+  if (!isPlainObject(value)) {
     const what = Array.isArray(value) ? 'array' : value === null ? 'null' : typeof value;
     return { ok: false, frame: { kind: 'invalid', reason: `JSON ${what}, expected an object` } };
   }
@@ -58,7 +53,7 @@ function invalid(reason: string): { kind: 'invalid'; reason: string } {
 
 function parseMcpPayload(o: Json): McpPayload | string {
   const p = o.payload;
-  if (!isObject(p)) return 'mcp without object "payload"';
+  if (!isPlainObject(p)) return 'mcp without object "payload"';
   if (p.jsonrpc !== '2.0') return 'mcp payload with jsonrpc ≠ "2.0"';
   const id = p.id;
   if (id !== undefined && typeof id !== 'number' && typeof id !== 'string') return 'mcp payload with bad id';
@@ -76,7 +71,7 @@ function parseMcpPayload(o: Json): McpPayload | string {
 
 function parseAudioParams(v: unknown): Partial<AudioParams> | undefined | string {
   if (v === undefined) return undefined;
-  if (!isObject(v)) return 'audio_params is not an object';
+  if (!isPlainObject(v)) return 'audio_params is not an object';
   const out: { -readonly [K in keyof AudioParams]?: AudioParams[K] } = {};
   if (v.format === 'opus') out.format = 'opus';
   for (const k of ['sample_rate', 'channels', 'frame_duration'] as const) {
@@ -209,7 +204,7 @@ export function decodeClientFrame(data: Buffer | string, isBinary: boolean): Cli
       const ap = parseAudioParams(o.audio_params);
       if (typeof ap === 'string') return invalid(`hello: ${ap}`);
       const features = o.features === undefined ? {} : o.features;
-      if (!isObject(features)) return invalid('hello with non-object "features"');
+      if (!isPlainObject(features)) return invalid('hello with non-object "features"');
       return msg({
         type: 'hello',
         version: typeof o.version === 'number' ? o.version : 1,

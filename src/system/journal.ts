@@ -18,6 +18,7 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import type { DestinationStream } from 'pino';
 import { describeError } from '../core/errors.js';
+import { isPlainObject } from '../core/json.js';
 import { journalEntry } from './journal-fields.js';
 
 /** The socket libsystemd sends native entries to (sd-journal.h; not configurable in libsystemd). */
@@ -101,11 +102,11 @@ export class JournalDestination implements DestinationStream {
       this.#notice(3, `journal: a log line was not JSON (${describeError(err)}); written as text`);
       return;
     }
-    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+    if (!isPlainObject(record)) {
       this.#o.fallback.write(line);
       return;
     }
-    const entry = journalEntry(Object.fromEntries(Object.entries(record)));
+    const entry = journalEntry(record);
     let why: string | undefined;
     try {
       const rc = this.#o.binding.send(entry.priority, ...entry.fields);

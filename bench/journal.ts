@@ -4,12 +4,14 @@
  * per 1,000 records, side by side in one child process (bench/journal-child.ts).
  *
  * libsystemd always sends to /run/systemd/journal/socket, and this machine has no journald: the
- * child runs in a private mount namespace (root, as the GPIO tests) with a tmpfs over
- * /run/systemd and a receiver reading that socket the way journald does (one datagram per
- * recv; it counts them, so a lost record shows). The receiver's own CPU is not counted: journald
+ * child runs in the tests' private journal namespace (test/fakes/journal/journal-ns.sh, as root: a
+ * directory of its own bound over /run/systemd/journal, nothing created on the host) with a
+ * receiver reading that socket the way journald does (one datagram per recv; it counts them, so a
+ * lost record shows). The receiver's own CPU is not counted: journald
  * spends it on a device either way (parsing a native entry or a stream line).
  */
 import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { benchScript, run, tail } from './children.js';
 import { Skipped } from './stats.js';
 
@@ -23,10 +25,12 @@ export interface JournalCost {
   readonly sent: number;
 }
 
+/** The tests' private journal namespace (it refuses to run outside one: test/fakes/private-ns.sh). */
+const JOURNAL_NS = fileURLToPath(new URL('../../test/fakes/journal/journal-ns.sh', import.meta.url));
+
 /** A datagram reader on the journal socket, as journald's native source (journald-native.c). */
 const RECEIVER = `
 import os, socket, sys
-os.makedirs('/run/systemd/journal', exist_ok=True)
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 s.bind('/run/systemd/journal/socket')
@@ -48,23 +52,23 @@ export async function measureJournalCost(perRound: number, rounds: number): Prom
     throw new Skipped('needs root: a private mount namespace for the journal socket');
   if (!existsSync('/usr/bin/unshare')) throw new Skipped('unshare (util-linux) not found');
   const child = benchScript('journal-child.js');
-  // The receiver goes first and says when its socket is bound; `.done` ends it once the child has
+  // Inside the namespace /run/systemd/journal is the rig's own directory ($FAKE_JOURNAL_DIR). The
+  // receiver goes first and says when its socket is bound; `.done` ends it once the child has
   // finished (it then drains what is queued and prints its count).
   const script = [
     'set -eo pipefail',
-    'mkdir -p /run/systemd',
-    'mount -t tmpfs tmpfs /run/systemd',
-    'mkdir -p /run/systemd/journal',
-    `python3 -c "$RECEIVER" 2>/run/systemd/received & rpid=$!`,
-    'for _ in $(seq 100); do [ -e /run/systemd/journal/.ready ] && break; sleep 0.05; done',
+    'cd /run/systemd/journal',
+    `python3 -c "$RECEIVER" 2>received & rpid=$!`,
+    'for _ in $(seq 100); do [ -e .ready ] && break; sleep 0.05; done',
     // stdout (the `<N>` lines) through a pipe someone drains, as journald drains a unit's stdout.
-    `node "$CHILD" ${perRound} ${rounds} 2>/run/systemd/child | cat >/dev/null || { cat /run/systemd/child >&2; exit 3; }`,
-    'touch /run/systemd/journal/.done',
+    `node "$CHILD" ${perRound} ${rounds} 2>child | cat >/dev/null || { cat child >&2; exit 3; }`,
+    'touch .done',
     'wait "$rpid"',
-    'cat /run/systemd/child >&2',
-    'echo "{\\"received\\": $(cat /run/systemd/received)}" >&2',
+    'cat child >&2',
+    'echo "{\\"received\\": $(cat received)}" >&2',
   ].join('\n');
-  const r = await run('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], {
+  const ns = ['-m', '--propagation', 'private', 'bash', JOURNAL_NS, 'bash', '-c', script];
+  const r = await run('unshare', ns, {
     timeoutMs: 120_000,
     env: { ...process.env, RECEIVER, CHILD: child },
   });

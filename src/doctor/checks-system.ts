@@ -13,7 +13,6 @@ import { type Identity, resolveIdentity } from '../provisioning/identity.js';
 import {
   JOURNAL_FIX,
   JOURNAL_SOCKET,
-  type ModuleLoader as JournalModuleLoader,
   type LogTarget,
   loadJournalBinding,
   wantsNativeJournal,
@@ -247,7 +246,7 @@ export function checkSystemd(env: NodeJS.ProcessEnv, load?: ModuleLoader): Check
 export function checkJournal(
   env: NodeJS.ProcessEnv,
   target: LogTarget,
-  load?: JournalModuleLoader,
+  load?: ModuleLoader,
   socketExists: () => boolean = () => existsSync(JOURNAL_SOCKET),
 ): CheckResult {
   const loaded = loadJournalBinding(load);

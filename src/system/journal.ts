@@ -20,6 +20,8 @@ import type { DestinationStream } from 'pino';
 import { describeError } from '../core/errors.js';
 import { isPlainObject } from '../core/json.js';
 import { journalEntry } from './journal-fields.js';
+// How a native binding is loaded; tests inject one that throws to simulate a missing libsystemd.
+import type { ModuleLoader } from './notify.js';
 
 /** The socket libsystemd sends native entries to (sd-journal.h; not configurable in libsystemd). */
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -36,9 +38,6 @@ export interface JournalBinding {
 export const JOURNAL_BINDING_MODULE = 'systemd-journald/build/Release/journal_send.node';
 export const JOURNAL_FIX =
   'apt install libsystemd-dev pkg-config build-essential && npm rebuild systemd-journald';
-
-/** How the binding is loaded; tests inject one that throws to simulate a missing libsystemd. */
-export type ModuleLoader = (id: string) => unknown;
 
 function hasSend(m: unknown): m is JournalBinding {
   return typeof m === 'object' && m !== null && 'send' in m && typeof m.send === 'function';

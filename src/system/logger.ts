@@ -13,10 +13,10 @@ import {
   JournalDestination,
   type LogTarget,
   loadJournalBinding,
-  type ModuleLoader,
   wantsNativeJournal,
 } from './journal.js';
 import { syslogPriority } from './journal-fields.js';
+import type { ModuleLoader } from './notify.js';
 
 export type { Logger } from 'pino';
 export { syslogPriority } from './journal-fields.js';

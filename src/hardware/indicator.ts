@@ -4,7 +4,7 @@
  * single-LED driver (protocol.md §6.2).
  */
 import { CONVERSATION_STATES, type ConversationState } from '../conversation/conversation-state.js';
-import { type LinkState, linkAtRest } from '../session/session-port.js';
+import { LINK_STATES, type LinkState, linkAtRest } from '../session/session-port.js';
 
 export type IndicatorName = 'off' | 'muted' | ConversationState;
 export type IndicatorColor = 'off' | 'red' | 'green' | 'blue';
@@ -82,22 +82,7 @@ export const RING_LOOKS: Readonly<Record<IndicatorName, RingLook>> = Object.free
   muted: { rgb: RED, motion: 'slow-blink' },
 });
 
-// A mapped object, so the compiler rejects a list that misses or invents a link state.
-const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
-  offline: 'offline',
-  connecting: 'connecting',
-  handshaking: 'handshaking',
-  ready: 'ready',
-  renewing: 'renewing',
-  closing: 'closing',
-  backoff: 'backoff',
-  idle: 'idle',
-  stopped: 'stopped',
-};
-
-/** Every link state, for tests that prove the map total. */
-export const LINK_STATES: readonly LinkState[] = Object.freeze(Object.values(LINK_STATE_NAMES));
-export { CONVERSATION_STATES };
+export { CONVERSATION_STATES, LINK_STATES };
 
 /**
  * What the microphone delivers (audio/capture.ts): audio (`ok`), only digital zeros (`muted`: a

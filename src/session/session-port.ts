@@ -20,6 +20,22 @@ export type LinkState =
   | 'idle'
   | 'stopped';
 
+// A mapped object, so the compiler rejects a list that misses or invents a link state.
+const LINK_STATE_NAMES: { readonly [S in LinkState]: S } = {
+  offline: 'offline',
+  connecting: 'connecting',
+  handshaking: 'handshaking',
+  ready: 'ready',
+  renewing: 'renewing',
+  closing: 'closing',
+  backoff: 'backoff',
+  idle: 'idle',
+  stopped: 'stopped',
+};
+
+/** Every link state (the indicator map's totality tests, the metrics' link-state gauge). */
+export const LINK_STATES: readonly LinkState[] = Object.freeze(Object.values(LINK_STATE_NAMES));
+
 /**
  * Link states the device may rest in: connected; on-demand with no connection wanted yet; or a
  * stale session being replaced on purpose (no turn is under way, and none is lost).

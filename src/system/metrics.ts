@@ -19,25 +19,13 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { replyLatencyMs, type TurnOutcome, type TurnTimeline } from '../conversation/turn-timeline.js';
 import type { Clock } from '../core/clock.js';
 import type { Fault } from '../core/errors.js';
-import type { LinkState } from '../session/session-port.js';
+import { LINK_STATES, type LinkState } from '../session/session-port.js';
 import type { ReplaceFs } from './atomic-file.js';
 import { MetricsTextfile } from './metrics-textfile.js';
 import type { WatchdogState } from './watchdog.js';
 
-// Records over the closed unions: the compiler refuses a missing or unknown member, so a new link
-// state or outcome cannot be forgotten here.
-const LINK_STATES = Object.keys({
-  offline: 0,
-  connecting: 0,
-  handshaking: 0,
-  ready: 0,
-  renewing: 0,
-  closing: 0,
-  backoff: 0,
-  idle: 0,
-  stopped: 0,
-} satisfies Record<LinkState, 0>) as readonly LinkState[]; // Object.keys types its keys as string[]
-
+// A record over the closed union: the compiler refuses a missing or unknown member, so a new
+// outcome cannot be forgotten here.
 export const TURN_OUTCOMES = Object.keys({
   reply: 0,
   cancelled: 0,
@@ -51,7 +39,7 @@ export const TURN_OUTCOMES = Object.keys({
   fault: 0,
   activating: 0,
   stopped: 0,
-} satisfies Record<TurnOutcome, 0>) as readonly TurnOutcome[]; // as above
+} satisfies Record<TurnOutcome, 0>) as readonly TurnOutcome[]; // Object.keys types its keys as string[]
 
 /**
  * Why the link connects again: the closed set of the `cause` label. The supervisor's reasons are

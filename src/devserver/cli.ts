@@ -11,6 +11,7 @@ import { type DevServerFaults, FAULT_NAMES, isFaultName } from './faults.js';
 import { OTA_PATH } from './ota.js';
 import { DevServer } from './server.js';
 import type { DevServerActivation, DevServerOptions } from './types.js';
+import { GREETING_PROMPT, normalizeWakeText, XINNAN_WAKEUP_WORDS } from './wake.js';
 
 export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
   --host HOST             address to listen on (default 127.0.0.1)
@@ -37,13 +38,20 @@ export const DEV_SERVER_USAGE = `usage: speakerd dev-server [options]
   --mcp                   query an MCP client's tools after its hello (initialize, tools/list)
   --mcp-volume            --mcp, and set the client's volume after each utterance:
                           10 per 0.5 s of speech, 10…100 (1.5 s → 30, 4 s → 80)
+  --wake-word WORD        a wake word for listen detect (repeatable; replaces xinnan's default list
+                          ${XINNAN_WAKEUP_WORDS.join(' ')}); punctuation and spaces are ignored
+  --no-greeting           xinnan's enable_greeting: false (a wake word gets stt + tts start + tts
+                          stop; by default it gets a greeting turn: stt "${GREETING_PROMPT}", a chime)
+  --wake-ignore-ms N      after a greeting, drop the uplink for N ms from its first frame, like
+                          xinnan's just_woken_up (default 2000, 0 = never)
   --fault NAME            misbehave on purpose (repeatable): ${Object.keys(FAULT_NAMES).join(', ')}
                           (close-after-reply: close 1000 3 ms after each reply's tts stop, as
                           xinnan does after its farewell, an exit command or an exit intent)
   --reject-upgrade STATUS answer every upgrade with this HTTP status (e.g. 401)
   --help                  show this text
 Like xinnan, listen stop answers the audio collected since listen start in every mode (auto
-too; nothing collected: no answer), and abort answers tts stop at once.`;
+too; nothing collected: no answer), and abort answers tts stop at once. A listen detect whose
+text is no wake word is answered like something the user said (stt, a chime, tts stop).`;
 
 export interface DevServerCliIo {
   /** Where the URL and usage go; default stdout. */
@@ -102,6 +110,11 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
   const vadSilenceMs = nonNegativeInt('vad-silence-ms', v['vad-silence-ms']);
   const asrDelayMs = nonNegativeInt('asr-delay-ms', v['asr-delay-ms'], 60_000);
   const pingIntervalMs = nonNegativeInt('ping-interval-ms', v['ping-interval-ms']);
+  const wakeupWords = v['wake-word'];
+  for (const w of wakeupWords ?? [])
+    if (normalizeWakeText(w) === '')
+      throw new UsageError(`--wake-word "${w}" is only punctuation and spaces, which xinnan ignores`);
+  const wakeIgnoreMs = nonNegativeInt('wake-ignore-ms', v['wake-ignore-ms'], 60_000);
   return {
     host: v.host ?? '127.0.0.1',
     port: nonNegativeInt('port', v.port, 65535) ?? 8000,
@@ -124,6 +137,9 @@ export function parseDevServerArgs(argv: readonly string[]): DevServerOptions | 
     ...(pingIntervalMs === undefined ? {} : { pingIntervalMs }),
     ...(v.mcp ? { mcp: true } : {}),
     ...(v['mcp-volume'] ? { mcpVolumeFromSpeech: true } : {}),
+    ...(wakeupWords === undefined ? {} : { wakeupWords }),
+    ...(v['no-greeting'] ? { enableGreeting: false } : {}),
+    ...(wakeIgnoreMs === undefined ? {} : { wakeIgnoreMs }),
   };
 }
 
@@ -155,6 +171,9 @@ function parse(argv: readonly string[]) {
       'ping-interval-ms': { type: 'string' },
       mcp: { type: 'boolean' },
       'mcp-volume': { type: 'boolean' },
+      'wake-word': { type: 'string', multiple: true },
+      'no-greeting': { type: 'boolean' },
+      'wake-ignore-ms': { type: 'string' },
       fault: { type: 'string', multiple: true },
       'reject-upgrade': { type: 'string' },
       help: { type: 'boolean' },

@@ -16,7 +16,11 @@ export function farewellText(silentForMs: number): string {
 }
 
 /** Two notes, high then low ("ding-dong"), each struck and decaying like a bell. */
-const NOTES_HZ = [880, 659.25] as const;
+const FAREWELL_NOTES_HZ = [880, 659.25] as const;
+/** The answer to a wake-word greeting: the farewell's notes rising ("dong-ding", wake.ts). */
+export const GREETING_NOTES_HZ = [659.25, 880] as const;
+/** The answer to a `listen detect` text that is no wake word: three rising notes (wake.ts). */
+export const CHAT_NOTES_HZ = [523.25, 659.25, 783.99] as const;
 const NOTE_MS = 500;
 const ATTACK_MS = 8;
 /** Decay time constant: a note falls by ~30 dB before the next one. */
@@ -26,10 +30,18 @@ const PEAK_DBFS = -12;
 
 /** About 1 s of chime, 16 kHz mono S16_LE (the rate the TTS path resamples from, tts-audio.ts). */
 export function farewellChime(rate = CAPTURE_RATE): Buffer {
+  return chime(FAREWELL_NOTES_HZ, rate);
+}
+
+/**
+ * 500 ms per note, 16 kHz mono S16_LE. The dev-server's stand-in for spoken TTS: each kind of
+ * answer has its own notes so a listener (or a test) can tell them apart from an echoed reply.
+ */
+export function chime(notesHz: readonly number[], rate = CAPTURE_RATE): Buffer {
   const noteSamples = Math.round((rate * NOTE_MS) / 1000);
-  const wave = new Float64Array(noteSamples * NOTES_HZ.length);
+  const wave = new Float64Array(noteSamples * notesHz.length);
   let max = 0;
-  NOTES_HZ.forEach((hz, note) => {
+  notesHz.forEach((hz, note) => {
     for (let i = 0; i < noteSamples; i++) {
       const ms = (i * 1000) / rate;
       const envelope = Math.min(1, ms / ATTACK_MS) * Math.exp(-ms / DECAY_MS);

@@ -21,3 +21,4 @@ export type {
   TtsStopReason,
 } from './types.js';
 export type { UtteranceEnd } from './utterance.js';
+export { type DetectAnswer, GREETING_PROMPT, GREETING_REPLY, XINNAN_WAKEUP_WORDS } from './wake.js';

@@ -30,6 +30,7 @@ export type SessionState =
   | 'idle'
   | 'listening'
   | 'speaking'
+  | 'answering'
   | 'farewell'
   | 'closing'
   | 'closed';

@@ -3,7 +3,9 @@
  * an utterance, the VAD (auto/realtime), `listen stop` (any mode) or the length cap ends it, and
  * the reply is `stt` + `tts start` + `sentence_start` + the user's own audio at the TTS rate +
  * `tts stop`. Every uplink frame also goes through the no-voice check (no-voice-timer.ts), which
- * may start xinnan's farewell turn instead (protocol.md §8.1 row 3).
+ * may start xinnan's farewell turn instead (protocol.md §8.1 row 3). `listen detect` is answered
+ * like xinnan (wake.ts): a greeting, stt + tts start + tts stop, or a chat turn on the text; after a
+ * greeting the uplink is ignored for a while (wake.ts WakeIgnore).
  * The session owns the socket; this class only sends through the port it is given.
  */
 import { CAPTURE_RATE, FRAME_MS } from '../audio/audio-port.js';
@@ -11,22 +13,32 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { describeError } from '../core/errors.js';
 import type { ListenMode, ServerMessage } from '../protocol/messages.js';
 import type { Logger } from '../system/logger.js';
-import { CLOSE_AFTER_TTS_STOP_MS, farewellChime, farewellText } from './farewell.js';
+import {
+  CHAT_NOTES_HZ,
+  CLOSE_AFTER_TTS_STOP_MS,
+  chime,
+  farewellChime,
+  farewellText,
+  GREETING_NOTES_HZ,
+} from './farewell.js';
 import { type DevServerFaults, FAULT_TTS_PACKETS, invalidOpusPacket } from './faults.js';
 import { encodeTtsPackets } from './tts-audio.js';
 import { TtsPlayer } from './tts-player.js';
 import type { DevServerEvents, ResolvedOptions, TtsStopReason } from './types.js';
 import { type Utterance, UtteranceCollector, type UtteranceEnd } from './utterance.js';
 import { EnergyVad } from './vad.js';
+import { chatReplyText, detectAnswer, GREETING_PROMPT, GREETING_REPLY, sttText, WakeIgnore } from './wake.js';
 
 /** xinnan pre-buffers 5 packets per sentence (protocol.md §4.2). */
 const PREBUFFER_PACKETS = 5;
 
 /**
- * The turn phases the session's one state field shows. farewell: the no-voice farewell is playing;
- * the connection closes after it, and nothing the client sends is acted on meanwhile.
+ * The turn phases the session's one state field shows. answering: speaking the answer to a `listen
+ * detect` (the greeting or a chat turn on its text), which a `listen start` does not cut (listenStart).
+ * farewell: the no-voice farewell is playing; the connection closes after it, and nothing the
+ * client sends is acted on meanwhile.
  */
-export type TurnPhase = 'idle' | 'listening' | 'speaking' | 'farewell';
+export type TurnPhase = 'idle' | 'listening' | 'speaking' | 'answering' | 'farewell';
 
 export interface TurnPort {
   readonly sessionId: string;
@@ -67,6 +79,8 @@ export class Turn {
   #mode: ListenMode = 'auto';
   /** A recognition under way (options.asrDelayMs): its answer follows when it fires. */
   #recognising: TimerHandle | undefined;
+  /** xinnan's `just_woken_up` after a greeting detect. */
+  readonly #wakeIgnore: WakeIgnore;
 
   constructor(private readonly port: TurnPort) {
     this.#player = new TtsPlayer(port.clock, {
@@ -75,20 +89,28 @@ export class Turn {
       tailMs: port.options.ttsTailMs,
     });
     this.#vad = this.#newVad();
+    this.#wakeIgnore = new WakeIgnore(port.clock, port.log, port.options.wakeIgnoreMs);
   }
 
   listenStart(mode: ListenMode): void {
     if (this.#farewellIgnores('listen start')) return;
+    if (this.port.phase() === 'answering') {
+      // The firmware sends `listen start` right after `listen detect` (protocol.md §5.1), before
+      // the answer's `tts start` reaches it; xinnan's listen start only notes the mode
+      // [SRV core/handle/textHandler/listenMessageHandler.py]. Cutting the answer here would mean
+      // no device ever hears a greeting. The device listens again after its `tts stop`.
+      this.#mode = mode;
+      this.port.log.info(
+        { mode },
+        'dev-server: listen start while answering a listen detect, the answer goes on',
+      );
+      return;
+    }
     if (this.#player.active) this.port.log.info('dev-server: listen start during a reply, reply cancelled');
     this.#player.cancel();
     this.#mode = mode;
     this.#vad = this.#newVad();
-    // Realtime is auto mode with the mic left open (protocol.md §5.1); the VAD ends both.
-    this.#collector = new UtteranceCollector({
-      auto: mode !== 'manual',
-      maxMs: this.port.options.maxUtteranceMs,
-      sampleRate: CAPTURE_RATE,
-    });
+    this.#collector = this.#newCollector(mode);
     this.port.enter('listening', `listen start (${mode})`);
   }
 
@@ -113,14 +135,33 @@ export class Turn {
     }
   }
 
-  /** Like xinnan with the greeting off: the text comes back as `stt`, then an empty reply. */
+  /**
+   * xinnan's `listen detect` (wake.ts): it clears the audio collected so far (`asr_audio.clear()`)
+   * and counts as activity, then answers by the kind of text. What was in progress is dropped
+   * without a word: a new answer follows at once.
+   */
   detect(text: string): void {
     if (this.#farewellIgnores('listen detect')) return;
-    this.cancel();
-    this.port.activity();
-    this.port.send({ type: 'stt', text, session_id: this.port.sessionId });
-    this.#ttsStart('speaking');
-    this.#ttsStop('detect');
+    this.#dropTurn();
+    const { port } = this;
+    port.activity();
+    const answer = detectAnswer(text, port.options);
+    port.log.info({ text, answer }, 'dev-server: listen detect');
+    port.events.emit('detect', { sessionId: port.sessionId, text, answer });
+    switch (answer) {
+      case 'stt-only':
+        port.send({ type: 'stt', text: sttText(text), session_id: port.sessionId });
+        this.#ttsStart('speaking');
+        this.#ttsStop('detect');
+        return;
+      case 'greeting':
+        this.#wakeIgnore.arm();
+        this.#answer(GREETING_PROMPT, GREETING_REPLY, chime(GREETING_NOTES_HZ), 'the greeting');
+        return;
+      case 'chat':
+        this.#answer(text, chatReplyText(sttText(text)), chime(CHAT_NOTES_HZ), 'the chat answer');
+        return;
+    }
   }
 
   /**
@@ -146,6 +187,12 @@ export class Turn {
     // Audio during the farewell is not recognised: the connection closes after it.
     if (phase === 'farewell') return;
     const verdict = this.#vad.push(pcm);
+    // xinnan runs the VAD first, then drops the frame while `just_woken_up` (wake.ts WakeIgnore),
+    // clearing what was collected: the utterance starts afresh after the window.
+    if (this.#wakeIgnore.frame()) {
+      if (this.#collector && this.#collector.bytes > 0) this.#collector = this.#newCollector(this.#mode);
+      return;
+    }
     const silentFor = this.port.farewellDue(verdict.voiced);
     if (silentFor !== undefined) {
       this.#farewell(silentFor);
@@ -157,12 +204,48 @@ export class Turn {
     if (end) this.#endUtterance(end);
   }
 
-  /** Drops everything in progress without a word (the session is closing). */
+  /** Drops everything in progress without a word and leaves no timer (the session is closing). */
   cancel(): void {
+    this.#dropTurn();
+    this.#wakeIgnore.stop();
+  }
+
+  /** The reply, the utterance and a recognition in progress, without a word. */
+  #dropTurn(): void {
     this.#player.cancel();
     this.#collector = undefined;
     this.port.clock.clearTimeout(this.#recognising);
     this.#recognising = undefined;
+  }
+
+  #newCollector(mode: ListenMode): UtteranceCollector {
+    // Realtime is auto mode with the mic left open (protocol.md §5.1); the VAD ends both.
+    return new UtteranceCollector({
+      auto: mode !== 'manual',
+      maxMs: this.port.options.maxUtteranceMs,
+      sampleRate: CAPTURE_RATE,
+    });
+  }
+
+  /**
+   * A chat turn on `prompt` (xinnan startToChat): `stt` with the prompt, `tts start`, then the
+   * "LLM's" answer as one sentence and its audio, `tts stop` [SRV core/handle/receiveAudioHandle.py ·
+   * startToChat], [SRV core/handle/sendAudioHandle.py · send_stt_message, sendAudioMessage].
+   */
+  #answer(prompt: string, sentence: string, pcm: Buffer, what: string): void {
+    const { port } = this;
+    port.send({ type: 'stt', text: sttText(prompt), session_id: port.sessionId });
+    this.#ttsStart('answering');
+    port.send({ type: 'tts', state: 'sentence_start', text: sentence, session_id: port.sessionId });
+    const packets = this.#encode(pcm, what);
+    if (packets.length === 0) {
+      this.#ttsStop('done');
+      return;
+    }
+    this.#player.play(packets, {
+      send: (packet) => this.#sendTts(packet),
+      done: () => this.#ttsStop('done'),
+    });
   }
 
   #newVad(): EnergyVad {
@@ -266,7 +349,7 @@ export class Turn {
     if (this.#player.active || this.#collector || this.#recognising)
       port.log.info('dev-server: the farewell replaces the reply, utterance or recognition in progress');
     // The connection ends after the farewell: nothing else may speak over it.
-    this.cancel();
+    this.#dropTurn();
     port.log.info(
       { silent_ms: Math.round(silentForMs), timeout_ms: port.options.noVoiceCloseMs },
       'dev-server: no voice past the timeout, farewell then close 1000 like xinnan',
@@ -303,7 +386,7 @@ export class Turn {
     if (this.port.sendAudio(packet)) this.port.activity();
   }
 
-  #ttsStart(phase: 'speaking' | 'farewell'): void {
+  #ttsStart(phase: 'speaking' | 'answering' | 'farewell'): void {
     this.port.send({ type: 'tts', state: 'start', session_id: this.port.sessionId });
     this.port.enter(phase, 'tts start');
     this.port.events.emit('tts-start', { sessionId: this.port.sessionId });
@@ -312,7 +395,8 @@ export class Turn {
   #ttsStop(reason: TtsStopReason): void {
     this.port.send({ type: 'tts', state: 'stop', session_id: this.port.sessionId });
     // After the farewell the phase stays: the close follows.
-    if (this.port.phase() === 'speaking') this.port.enter('idle', `tts stop (${reason})`);
+    const phase = this.port.phase();
+    if (phase === 'speaking' || phase === 'answering') this.port.enter('idle', `tts stop (${reason})`);
     this.port.events.emit('tts-stop', { sessionId: this.port.sessionId, reason });
   }
 }

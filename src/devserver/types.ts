@@ -4,6 +4,7 @@ import type { ClientHello, ListenMode } from '../protocol/messages.js';
 import { DEFAULT_TOKEN_EXPIRE_S } from './auth.js';
 import type { DevServerFaults } from './faults.js';
 import type { UtteranceEnd } from './utterance.js';
+import { type DetectAnswer, XINNAN_WAKEUP_WORDS } from './wake.js';
 
 export interface DevServerAuth {
   /** HMAC key of the xinnan token (protocol.md §2.5). */
@@ -78,6 +79,19 @@ export interface DevServerOptions {
   readonly mcp?: boolean;
   /** Implies `mcp`: after each utterance, set the client's volume by MCP (mcp-client.ts volumeForSpeech). */
   readonly mcpVolumeFromSpeech?: boolean;
+  /**
+   * xinnan's `wakeup_words` (wake.ts): a `listen detect` whose text is one of these (punctuation
+   * and spaces ignored) is a wake word; any other text is answered as a user utterance. Default:
+   * xinnan's list (XINNAN_WAKEUP_WORDS, "你好小智" …).
+   */
+  readonly wakeupWords?: readonly string[];
+  /** xinnan's `enable_greeting` (default true): a wake word gets a greeting turn; off: stt + tts start + tts stop. */
+  readonly enableGreeting?: boolean;
+  /**
+   * After a greeting detect, every uplink frame is dropped for this long from the first frame that
+   * arrives (xinnan's `just_woken_up`, wake.ts WakeIgnore). Default 2000; 0: never.
+   */
+  readonly wakeIgnoreMs?: number;
 }
 
 export interface ResolvedOptions {
@@ -105,6 +119,9 @@ export interface ResolvedOptions {
   readonly random: () => number;
   readonly mcp: boolean;
   readonly mcpVolumeFromSpeech: boolean;
+  readonly wakeupWords: readonly string[];
+  readonly enableGreeting: boolean;
+  readonly wakeIgnoreMs: number;
 }
 
 export function resolveOptions(o: DevServerOptions): ResolvedOptions {
@@ -131,10 +148,16 @@ export function resolveOptions(o: DevServerOptions): ResolvedOptions {
     random: o.random ?? Math.random,
     mcp: (o.mcp ?? false) || (o.mcpVolumeFromSpeech ?? false),
     mcpVolumeFromSpeech: o.mcpVolumeFromSpeech ?? false,
+    wakeupWords: o.wakeupWords ?? XINNAN_WAKEUP_WORDS,
+    enableGreeting: o.enableGreeting ?? true,
+    wakeIgnoreMs: o.wakeIgnoreMs ?? 2000,
   };
 }
 
-/** Why a `tts stop` was sent: a reply played out, an abort, a detect answered, the no-voice farewell played out. */
+/**
+ * Why a `tts stop` was sent: a reply played out (also the answer to a detect), an abort, a wake word
+ * answered without a greeting, the no-voice farewell played out.
+ */
 export type TtsStopReason = 'done' | 'abort' | 'detect' | 'farewell';
 
 /** Every event carries the connection's session id (generated at the upgrade, protocol.md §3.2). */
@@ -157,6 +180,11 @@ export interface DevServerEvents {
     },
   ];
   abort: [e: { sessionId: string; reason: string | undefined }];
+  /**
+   * How a `listen detect` is answered (wake.ts): greeting (a wake word, greeting on), stt-only (a
+   * wake word, greeting off) or chat (any other text, answered as a user utterance).
+   */
+  detect: [e: { sessionId: string; text: string; answer: DetectAnswer }];
   /**
    * The no-voice timeout ran out and an audio frame without voice arrived: the farewell turn
    * starts (its `tts start` follows at once, without `stt`), then the close (protocol.md §8.1 row 3).

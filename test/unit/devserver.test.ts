@@ -128,8 +128,8 @@ test('abort during the reply → tts stop at once, no more audio', async (t) => 
   assert.deepEqual(await c.drain(150), [], 'nothing after tts stop');
 });
 
-test('listen detect → stt with the text, tts start and stop, no audio', async (t) => {
-  const { url } = await startServer(t);
+test('listen detect, a wake word with the greeting off → stt with the text, tts start and stop, no audio', async (t) => {
+  const { url } = await startServer(t, { enableGreeting: false });
   const c = new TestClient(url);
   await c.hello();
   c.send({ type: 'listen', state: 'detect', text: '你好小智' });

@@ -1,6 +1,7 @@
 /**
  * `speakerd doctor [--config F] [--json] [--tone] [--timeout-ms N]` (hardware.md §10): checks the
- * config, the identity, the ALSA devices, the GPIO lines, OTA (when server.websocketUrl is unset:
+ * config, the identity, the ALSA devices, the GPIO lines, the SPI LEDs, the wake word (its models
+ * loaded and run on a second of silence), OTA (when server.websocketUrl is unset:
  * it hands out the URL and token), the path to the server (DNS, TCP, TLS, WebSocket, token,
  * hello), the clock and the systemd settings, in that order. One line per
  * check with ✓/✗ and the fix; exit 0 when nothing failed, 1 when something did, 78 (EX_CONFIG)
@@ -27,6 +28,7 @@ import { checkCapture, checkPlayback } from './checks-audio.js';
 import { checkServer } from './checks-server.js';
 import { checkSpi } from './checks-spi.js';
 import { checkClock, checkGpio, checkIdentity, checkJournal, checkSystemd } from './checks-system.js';
+import { checkWakeWord, type WakeWordCheckDeps } from './checks-wakeword.js';
 
 export const DOCTOR_USAGE = `usage: speakerd doctor [--config F] [--json] [--tone] [--timeout-ms N]
 
@@ -56,6 +58,8 @@ export interface DoctorDeps {
   /** The APA102 LEDs' spidev opener and /dev listing (tests: fakes). */
   readonly spiOpen?: SpiOpener;
   readonly listDev?: (dir: string) => string[];
+  /** The wake-word check's onnxruntime-node importer (tests: one that fails like 32-bit ARM). */
+  readonly wakeWord?: WakeWordCheckDeps;
   readonly now?: () => Date;
   /** The config path when neither --config nor SPEAKERD_CONFIG is given. */
   readonly defaultConfigPath?: string;
@@ -160,6 +164,7 @@ export async function runDoctor(
       }),
     ),
   );
+  report(await timed(() => checkWakeWord(config, deps.wakeWord)));
   const now = deps.now ?? (() => new Date());
   // Server lines appear one by one too: OTA and each network step may take up to --timeout-ms.
   const server = await checkServer({

@@ -118,6 +118,7 @@ test('doctor against the dev-server and the test sound card: every check passes 
       'audio playback',
       'gpio',
       'spi leds',
+      'wake word',
       'ota',
       'dns',
       'tcp',
@@ -137,6 +138,9 @@ test('doctor against the dev-server and the test sound card: every check passes 
     assert.ok(Number(level[1]) > -50 && Number(level[1]) < -3, capture.detail);
     assert.match(check(report.checks, 'hello').detail, /session_id \S+/);
     assert.match(check(report.checks, 'clock').detail, /server's Date/);
+    // Off by default: skipped with a note, onnxruntime-node not even imported.
+    assert.equal(check(report.checks, 'wake word').ok, 'skip');
+    assert.match(check(report.checks, 'wake word').detail, /wakeWord\.enabled is false/);
     assert.deepEqual(check(report.checks, 'ota'), {
       name: 'ota',
       ok: 'skip',
@@ -212,6 +216,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
         'audio playback',
         'gpio',
         'spi leds',
+        'wake word',
         'ota',
         'dns',
         'tcp',
@@ -262,6 +267,7 @@ test('OTA: no websocketUrl, the URL and token come from server.otaUrl, then hell
     assert.deepEqual(names.slice(names.indexOf('gpio')), [
       'gpio',
       'spi leds',
+      'wake word',
       'ota',
       'dns',
       'tcp',

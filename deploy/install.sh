@@ -15,10 +15,16 @@
 #                                          and enables systemd-journal-upload.service; https:// with
 #                                          the admin's certificates (see that file), http:// only in
 #                                          a lab; --uninstall removes it again
+#   sudo deploy/install.sh --no-wake-word  leave out onnxruntime-node, the wake word's runtime
+#                                          (/opt/speakerd on arm64: ~51 MB with it, 23 MB without);
+#                                          later runs remember it until --wake-word
+#   sudo deploy/install.sh --wake-word     put it back (the default on a first install)
 #
 # The source is the repository this script lives in; build it first: npm ci && npm run build.
-# Idempotent: unchanged files are not rewritten, npm ci runs only when package-lock.json or
-# the Node ABI changed, and a second run reports "nothing changed".
+# Idempotent: unchanged files are not rewritten, npm ci runs only when package-lock.json, the
+# Node ABI or the wake-word choice changed, and a second run reports "nothing changed".
+# onnxruntime-node's npm package bundles the binaries of five platforms (294 MB unpacked); all
+# but this one's are removed after npm ci: nothing here could load them.
 set -euo pipefail
 umask 022
 
@@ -34,6 +40,8 @@ ROOT=""
 MODE=install
 PURGE=0
 UPLOAD_URL=""
+# yes / no: --wake-word / --no-wake-word; empty: as the last npm ci was (yes on a first install).
+WAKE_WORD=""
 
 log() { printf '%s: %s\n' "$NAME" "$*"; }
 die() {
@@ -61,6 +69,14 @@ while (($#)); do
     ;;
   --journal-upload=*)
     UPLOAD_URL=${1#--journal-upload=}
+    shift
+    ;;
+  --wake-word)
+    WAKE_WORD=yes
+    shift
+    ;;
+  --no-wake-word)
+    WAKE_WORD=no
     shift
     ;;
   --uninstall)
@@ -96,6 +112,7 @@ if [[ -n $UPLOAD_URL ]]; then
   [[ $UPLOAD_URL =~ ^https?://[^[:space:]/]+(/[^[:space:]]*)?$ ]] ||
     die "--journal-upload: not an http:// or https:// URL: $UPLOAD_URL"
 fi
+[[ -z $WAKE_WORD || $MODE == install ]] || die "--wake-word and --no-wake-word go with an install, not --uninstall"
 readonly ROOT STAGING MODE PURGE UPLOAD_URL
 readonly APP_DIR=$ROOT/opt/$NAME
 readonly CONF_DIR=$ROOT/etc/$NAME
@@ -280,18 +297,60 @@ install_app() {
   sync_tree "$SRC/dist/src" "$APP_DIR/dist/src"
   sync_tree "$SRC/assets" "$APP_DIR/assets"
 
-  # Production dependencies (native: onoff/epoll, sd-notify). Again only when the lock file or
-  # the Node ABI (process.versions.modules: native addons) changed since the last npm ci.
-  local want
-  want="lock=$(sha256sum <"$APP_DIR/package-lock.json" | cut -d' ' -f1) abi=$(node -p process.versions.modules)"
-  if [[ -d $APP_DIR/node_modules && -f $STAMP && $(<"$STAMP") == "$want" ]]; then
-    log "unchanged: $APP_DIR/node_modules (package-lock.json and Node ABI as at the last npm ci)"
-    return
+  # Production dependencies (native: onoff/epoll, sd-notify). Again only when the lock file, the
+  # Node ABI (process.versions.modules: native addons) or the wake-word choice changed since the
+  # last npm ci. The stamp notes the choice only when it is "no", so the default leaves an older
+  # stamp as it was.
+  local want last="" wake=$WAKE_WORD
+  [[ -f $STAMP ]] && last=$(<"$STAMP")
+  if [[ -z $wake ]]; then
+    wake=yes
+    [[ $last == *" wakeword=no" ]] && wake=no
   fi
-  log "run: npm ci --omit=dev in $APP_DIR"
-  (cd -- "$APP_DIR" && npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error)
-  printf '%s\n' "$want" >"$STAMP"
-  changed
+  local base
+  base="lock=$(sha256sum <"$APP_DIR/package-lock.json" | cut -d' ' -f1) abi=$(node -p process.versions.modules)"
+  want=$base
+  [[ $wake == no ]] && want+=" wakeword=no"
+  if [[ -d $APP_DIR/node_modules && $last == "$want" ]]; then
+    log "unchanged: $APP_DIR/node_modules (package-lock.json, Node ABI and wake word as at the last npm ci)"
+  else
+    # Only the choice changed to "no": the same tree without onnxruntime-node, no npm ci needed.
+    if [[ ! -d $APP_DIR/node_modules || $last != "$base" || $wake != no ]]; then
+      log "run: npm ci --omit=dev in $APP_DIR"
+      (cd -- "$APP_DIR" && npm ci --omit=dev --prefer-offline --no-audit --no-fund --loglevel=error)
+    fi
+    if [[ $wake == no ]]; then
+      # onnxruntime-node and the packages only it needs; package.json and the lock stay as shipped.
+      log "run: npm uninstall --no-save onnxruntime-node in $APP_DIR (--no-wake-word)"
+      (cd -- "$APP_DIR" && npm uninstall --no-save --omit=dev --offline --no-audit --no-fund --loglevel=error onnxruntime-node)
+    fi
+    printf '%s\n' "$want" >"$STAMP"
+    changed
+  fi
+  prune_ort
+}
+
+# onnxruntime-node ships bin/napi-v<N>/<platform>/<arch>/ for linux x64 and arm64, darwin arm64,
+# win32 x64 and arm64, and loads only process.platform/process.arch's (its dist/binding.js). The
+# others are dead weight on an SD card: removed. Where none is this one (32-bit ARM: linux/arm) all
+# go, and the package's JavaScript stays, so check-config and doctor say "does not load on
+# linux/arm: use a 64-bit OS" rather than "not installed".
+prune_ort() {
+  local bin=$APP_DIR/node_modules/onnxruntime-node/bin here dir n=0 bytes=0 size
+  [[ -d $bin ]] || return 0
+  here=$(node -p 'process.platform + "/" + process.arch')
+  while IFS= read -r -d '' dir; do
+    [[ ${dir#"$bin"/napi-v*/} == "$here" ]] && continue
+    size=$(du -sb -- "$dir" | cut -f1)
+    rm -rf -- "${dir:?}"
+    n=$((n + 1))
+    bytes=$((bytes + size))
+  done < <(find "$bin" -mindepth 3 -maxdepth 3 -type d -path "$bin/napi-v*/*/*" -print0 | sort -z)
+  find "$bin" -mindepth 1 -depth -type d -empty -delete
+  if ((n)); then
+    log "removed $n onnxruntime-node binaries for other platforms ($((bytes / 1048576)) MB; kept $here's, if it ships one)"
+    changed
+  fi
 }
 
 install_config() {

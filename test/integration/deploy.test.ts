@@ -229,6 +229,15 @@ describe('deploy/install.sh --root (staging)', () => {
     ]) {
       assert.ok(existsSync(at(p)), `missing ${p}`);
     }
+    // onnxruntime-node keeps only the binary this platform loads (the other four are ~250 MB).
+    const ortBin = at('opt/speakerd/node_modules/onnxruntime-node/bin');
+    const platforms = readdirSync(ortBin).flatMap((napi) =>
+      readdirSync(join(ortBin, napi)).flatMap((os) =>
+        readdirSync(join(ortBin, napi, os)).map((arch) => `${napi}/${os}/${arch}`),
+      ),
+    );
+    assert.deepEqual(platforms, [`napi-v6/${process.platform}/${process.arch}`]);
+    assert.match(r.out, /removed 4 onnxruntime-node binaries for other platforms \(\d+ MB/);
     // Runtime only: no tests, benches or dev dependencies.
     assert.ok(!existsSync(at('opt/speakerd/dist/test')));
     assert.ok(!existsSync(at('opt/speakerd/node_modules/typescript')));
@@ -378,6 +387,38 @@ describe('deploy/install.sh --root (staging)', () => {
     assert.match(https.out, /journal-upload\.pem is missing/);
     assert.match(readFileSync(at(UPLOAD_CONF), 'utf8'), /^URL=https:\/\/collector\.example:19532$/m);
     assert.match(https.out, /wrote .*50-speakerd\.conf/);
+  });
+
+  test('--no-wake-word removes onnxruntime-node and what only it needs, without an npm ci; later runs remember it', (t) => {
+    const app = at('opt/speakerd');
+    const size = (): number => Number(run('du', ['-sb', app]).out.split('\t')[0]);
+    const withIt = size();
+    const r = install('--no-wake-word');
+    assert.match(r.out, /run: npm uninstall --no-save onnxruntime-node/);
+    assert.doesNotMatch(r.out, /run: npm ci/, 'the same tree as before, less one package');
+    for (const p of ['onnxruntime-node', 'onnxruntime-common', 'global-agent', 'adm-zip'])
+      assert.ok(!existsSync(at(`opt/speakerd/node_modules/${p}`)), `${p} is gone`);
+    for (const p of ['ws', 'pino', 'zod', 'opusscript'])
+      assert.ok(existsSync(at(`opt/speakerd/node_modules/${p}/package.json`)), `${p} stays`);
+    assert.deepEqual(
+      readFileSync(at('opt/speakerd/package-lock.json')),
+      readFileSync(join(REPO, 'package-lock.json')),
+    );
+    const without = size();
+    t.diagnostic(
+      `/opt/speakerd: ${withIt} B with the wake word (this platform's binary only), ${without} B without`,
+    );
+    assert.ok(without < withIt - 20e6, `${without} B without vs ${withIt} B with`);
+    // A plain run (an upgrade) keeps the choice.
+    assert.match(install().out, /nothing changed/);
+    assert.ok(!existsSync(at('opt/speakerd/node_modules/onnxruntime-node')));
+    const check = run(process.execPath, [
+      at('opt/speakerd/dist/src/main.js'),
+      'check-config',
+      '--config',
+      at('etc/speakerd/config.json'),
+    ]);
+    assert.equal(check.code, 0, `the wake word is off in this config: ${check.out}${check.err}`);
   });
 
   test('--uninstall removes unit and app, keeps the config; a second one does nothing', () => {

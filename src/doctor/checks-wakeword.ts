@@ -56,8 +56,14 @@ export async function checkWakeWord(
       ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
     });
   } catch (err) {
-    if (err instanceof WakeWordError) return failed(WAKE_WORD_CHECK, withoutFix(err), err.fix);
-    return failed(WAKE_WORD_CHECK, `loading the models failed: ${describeError(err)}`);
+    if (!(err instanceof WakeWordError))
+      return failed(WAKE_WORD_CHECK, `loading the models failed: ${describeError(err)}`);
+    // deploy/install.sh --no-wake-word leaves the package out on purpose; its own flag puts it back.
+    const fix =
+      err.kind === 'runtime-missing'
+        ? `${err.fix}; installed with deploy/install.sh --no-wake-word: run it again with --wake-word`
+        : err.fix;
+    return failed(WAKE_WORD_CHECK, withoutFix(err), fix);
   }
   const loadMs = performance.now() - t0;
   try {

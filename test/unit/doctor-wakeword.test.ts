@@ -114,6 +114,7 @@ test('onnxruntime-node missing or not loadable: ✗ with the install fix, or the
   assert.equal(c.ok, false);
   assert.equal(c.detail, 'onnxruntime-node is not installed');
   assert.match(c.fix ?? '', /npm install onnxruntime-node.*or set wakeWord\.enabled=false/);
+  assert.match(c.fix ?? '', /deploy\/install\.sh --no-wake-word: run it again with --wake-word$/);
   const broken = new Error(`Cannot find module '../bin/napi-v6/linux/arm/onnxruntime_binding.node'`);
   const u = await checkWakeWord(enabled, { importOrt: () => Promise.reject(broken) });
   assert.equal(u.ok, false);

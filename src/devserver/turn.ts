@@ -6,13 +6,14 @@
  * may start xinnan's farewell turn instead (protocol.md §8.1 row 3). `listen detect` is answered
  * like xinnan (wake.ts): a greeting, stt + tts start + tts stop, or a chat turn on the text; after a
  * greeting the uplink is ignored for a while (wake.ts WakeIgnore).
- * The session owns the socket; this class only sends through the port it is given.
+ * What the server says goes out through downlink.ts. The session owns the socket; this class only
+ * sends through the port it is given.
  */
 import { CAPTURE_RATE, FRAME_MS } from '../audio/audio-port.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
-import { describeError } from '../core/errors.js';
 import type { ListenMode, ServerMessage } from '../protocol/messages.js';
 import type { Logger } from '../system/logger.js';
+import { Downlink } from './downlink.js';
 import {
   CHAT_NOTES_HZ,
   CLOSE_AFTER_TTS_STOP_MS,
@@ -22,15 +23,10 @@ import {
   GREETING_NOTES_HZ,
 } from './farewell.js';
 import { type DevServerFaults, FAULT_TTS_PACKETS, invalidOpusPacket } from './faults.js';
-import { encodeTtsPackets } from './tts-audio.js';
-import { TtsPlayer } from './tts-player.js';
-import type { DevServerEvents, ResolvedOptions, TtsStopReason } from './types.js';
+import type { DevServerEvents, ResolvedOptions } from './types.js';
 import { type Utterance, UtteranceCollector, type UtteranceEnd } from './utterance.js';
 import { EnergyVad } from './vad.js';
 import { chatReplyText, detectAnswer, GREETING_PROMPT, GREETING_REPLY, sttText, WakeIgnore } from './wake.js';
-
-/** xinnan pre-buffers 5 packets per sentence (protocol.md §4.2). */
-const PREBUFFER_PACKETS = 5;
 
 /**
  * The turn phases the session's one state field shows. answering: speaking the answer to a `listen
@@ -68,7 +64,7 @@ export interface TurnPort {
 }
 
 export class Turn {
-  readonly #player: TtsPlayer;
+  readonly #downlink: Downlink;
   /**
    * The connection's one VAD, like xinnan's `conn.vad`: it judges every uplink frame in any phase
    * (for the no-voice timer) and its verdicts feed the utterance being collected. A new one at each
@@ -83,11 +79,7 @@ export class Turn {
   readonly #wakeIgnore: WakeIgnore;
 
   constructor(private readonly port: TurnPort) {
-    this.#player = new TtsPlayer(port.clock, {
-      frameMs: FRAME_MS,
-      prebufferPackets: PREBUFFER_PACKETS,
-      tailMs: port.options.ttsTailMs,
-    });
+    this.#downlink = new Downlink(port);
     this.#vad = this.#newVad();
     this.#wakeIgnore = new WakeIgnore(port.clock, port.log, port.options.wakeIgnoreMs);
   }
@@ -106,8 +98,8 @@ export class Turn {
       );
       return;
     }
-    if (this.#player.active) this.port.log.info('dev-server: listen start during a reply, reply cancelled');
-    this.#player.cancel();
+    if (this.#downlink.active) this.port.log.info('dev-server: listen start during a reply, reply cancelled');
+    this.#downlink.cancel();
     this.#mode = mode;
     this.#vad = this.#newVad();
     this.#collector = this.#newCollector(mode);
@@ -151,8 +143,8 @@ export class Turn {
     switch (answer) {
       case 'stt-only':
         port.send({ type: 'stt', text: sttText(text), session_id: port.sessionId });
-        this.#ttsStart('speaking');
-        this.#ttsStop('detect');
+        this.#downlink.start('speaking');
+        this.#downlink.stop('detect');
         return;
       case 'greeting':
         this.#wakeIgnore.arm();
@@ -173,8 +165,8 @@ export class Turn {
    */
   abort(): void {
     if (this.#farewellIgnores('abort')) return;
-    this.#player.cancel();
-    this.#ttsStop('abort');
+    this.#downlink.cancel();
+    this.#downlink.stop('abort');
   }
 
   /**
@@ -212,7 +204,7 @@ export class Turn {
 
   /** The reply, the utterance and a recognition in progress, without a word. */
   #dropTurn(): void {
-    this.#player.cancel();
+    this.#downlink.cancel();
     this.#collector = undefined;
     this.port.clock.clearTimeout(this.#recognising);
     this.#recognising = undefined;
@@ -235,17 +227,8 @@ export class Turn {
   #answer(prompt: string, sentence: string, pcm: Buffer, what: string): void {
     const { port } = this;
     port.send({ type: 'stt', text: sttText(prompt), session_id: port.sessionId });
-    this.#ttsStart('answering');
-    port.send({ type: 'tts', state: 'sentence_start', text: sentence, session_id: port.sessionId });
-    const packets = this.#encode(pcm, what);
-    if (packets.length === 0) {
-      this.#ttsStop('done');
-      return;
-    }
-    this.#player.play(packets, {
-      send: (packet) => this.#sendTts(packet),
-      done: () => this.#ttsStop('done'),
-    });
+    const downlink = this.#downlink;
+    downlink.speak('answering', sentence, downlink.encode(pcm, what), { done: () => downlink.stop('done') });
   }
 
   #newVad(): EnergyVad {
@@ -293,27 +276,17 @@ export class Turn {
   #reply(u: Utterance): void {
     const { port } = this;
     port.send({ type: 'stt', text: u.text, session_id: port.sessionId });
-    const packets = this.#encode(u.playback, 'the reply');
-    this.#ttsStart('speaking');
+    const packets = this.#downlink.encode(u.playback, 'the reply');
     const seconds = ((packets.length * FRAME_MS) / 1000).toFixed(2);
-    port.send({
-      type: 'tts',
-      state: 'sentence_start',
-      text: `playing back ${seconds} s`,
-      session_id: port.sessionId,
-    });
-    if (packets.length === 0) {
-      this.#replyDone();
-      return;
-    }
     const faults = port.faults();
     // Inside the turn, so a client really is in its speaking state and tries to decode it.
-    if (faults.garbage) packets.splice(1, 0, invalidOpusPacket(port.options.random));
+    if (faults.garbage && packets.length > 0) packets.splice(1, 0, invalidOpusPacket(port.options.random));
     const limited = faults.stopTtsMidway || faults.closeDuringTts;
-    this.#player.play(
+    this.#downlink.speak(
+      'speaking',
+      `playing back ${seconds} s`,
       packets,
       {
-        send: (packet) => this.#sendTts(packet),
         done: () => this.#replyDone(),
         limitReached: () => {
           if (faults.closeDuringTts) {
@@ -329,7 +302,7 @@ export class Turn {
   }
 
   #replyDone(): void {
-    this.#ttsStop('done');
+    this.#downlink.stop('done');
     if (!this.port.faults().closeAfterReply) return;
     this.port.log.warn(
       { delay_ms: CLOSE_AFTER_TTS_STOP_MS },
@@ -346,7 +319,7 @@ export class Turn {
    */
   #farewell(silentForMs: number): void {
     const { port } = this;
-    if (this.#player.active || this.#collector || this.#recognising)
+    if (this.#downlink.active || this.#collector || this.#recognising)
       port.log.info('dev-server: the farewell replaces the reply, utterance or recognition in progress');
     // The connection ends after the farewell: nothing else may speak over it.
     this.#dropTurn();
@@ -355,48 +328,12 @@ export class Turn {
       'dev-server: no voice past the timeout, farewell then close 1000 like xinnan',
     );
     port.events.emit('farewell', { sessionId: port.sessionId, silentForMs });
-    const packets = this.#encode(farewellChime(), 'the farewell');
-    this.#ttsStart('farewell');
-    port.send({
-      type: 'tts',
-      state: 'sentence_start',
-      text: farewellText(silentForMs),
-      session_id: port.sessionId,
-    });
-    this.#player.play(packets, {
-      send: (packet) => this.#sendTts(packet),
+    const downlink = this.#downlink;
+    downlink.speak('farewell', farewellText(silentForMs), downlink.encode(farewellChime(), 'the farewell'), {
       done: () => {
-        this.#ttsStop('farewell');
+        downlink.stop('farewell');
         port.closeSoon(1000, CLOSE_AFTER_TTS_STOP_MS);
       },
     });
-  }
-
-  #encode(pcm16k: Buffer, what: string): Buffer[] {
-    try {
-      return encodeTtsPackets(pcm16k, this.port.options.ttsRate);
-    } catch (err) {
-      this.port.log.error({ err: describeError(err) }, `dev-server: encoding ${what} failed, no audio`);
-      return [];
-    }
-  }
-
-  /** Every TTS packet sent is activity (protocol.md §8.1, "what counts as activity"). */
-  #sendTts(packet: Buffer): void {
-    if (this.port.sendAudio(packet)) this.port.activity();
-  }
-
-  #ttsStart(phase: 'speaking' | 'answering' | 'farewell'): void {
-    this.port.send({ type: 'tts', state: 'start', session_id: this.port.sessionId });
-    this.port.enter(phase, 'tts start');
-    this.port.events.emit('tts-start', { sessionId: this.port.sessionId });
-  }
-
-  #ttsStop(reason: TtsStopReason): void {
-    this.port.send({ type: 'tts', state: 'stop', session_id: this.port.sessionId });
-    // After the farewell the phase stays: the close follows.
-    const phase = this.port.phase();
-    if (phase === 'speaking' || phase === 'answering') this.port.enter('idle', `tts stop (${reason})`);
-    this.port.events.emit('tts-stop', { sessionId: this.port.sessionId, reason });
   }
 }

@@ -359,7 +359,7 @@ export const buttonSchema = z
 
 /**
  * The privacy mute (issue 15 §3): a switch (its level says muted or not) or a button (each press
- * toggles). Wiring: hardware.md §5.
+ * toggles). Wiring: hardware.md §2.1.
  */
 export const muteSchema = z
   .object({
@@ -421,7 +421,7 @@ export const gpioSchema = z
       .max(3)
       .default(DEFAULT_LEDS.map((led) => ({ ...led })))
       .describe('up to three LED lines by role: one RGB LED (red, green, blue) or mono LEDs; [] = no LEDs'),
-    mute: muteSchema.optional().describe('a privacy mute switch or button; unset = none (hardware.md §5)'),
+    mute: muteSchema.optional().describe('a privacy mute switch or button; unset = none (hardware.md §2.1)'),
     volumeUp: volumeButtonSchema.optional().describe('a volume-up button; unset = none'),
     volumeDown: volumeButtonSchema.optional().describe('a volume-down button; unset = none'),
   })

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { FRAME_BYTES } from '../../src/audio/audio-port.js';
 import { PrerollSource } from '../../src/audio/preroll.js';
 import { MUTE_FILE, PrivacyMute } from '../../src/audio/privacy.js';
-import { muteSchema } from '../../src/config/schema.js';
+import { configSchema, muteSchema } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Fault } from '../../src/core/errors.js';
 import { type ControlEvent, DebouncedLine } from '../../src/hardware/controls.js';
@@ -181,5 +181,43 @@ test('PrerollSource.mute: the ring is dropped, nothing kept or forwarded, start(
     out.map((f) => f[0]),
     [9, 3],
     'after the unmute only what was heard since',
+  );
+});
+
+test('config: the controls are optional, default to switch/active-low/30 ms, and may not share a line', () => {
+  const plain = configSchema.parse({});
+  assert.equal(plain.gpio.mute, undefined, 'absent = no mute');
+  assert.equal(plain.gpio.volumeUp, undefined);
+  assert.equal(plain.audio.volumeStep, 10);
+  const c = configSchema.parse({ gpio: { mute: { line: 27 }, volumeUp: { line: 26 } } });
+  assert.deepEqual(c.gpio.mute, {
+    line: 27,
+    kind: 'switch',
+    activeLow: true,
+    mutedWhen: 'active',
+    debounceMs: 30,
+  });
+  assert.deepEqual(c.gpio.volumeUp, { line: 26, activeLow: true, debounceMs: 30 });
+  const clash = configSchema.safeParse({
+    gpio: { mute: { line: 17 }, volumeUp: { line: 26 }, volumeDown: { line: 26 } },
+  });
+  assert.equal(clash.success, false);
+  const messages = clash.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+  assert.deepEqual(messages.sort(), [
+    'gpio.mute.line: GPIO17 is already button.line',
+    'gpio.volumeDown.line: GPIO26 is already volumeUp.line',
+  ]);
+  const led = configSchema.safeParse({ gpio: { mute: { line: 22 } } });
+  assert.ok(
+    led.error?.issues.some((i) => i.message === 'GPIO22 is already mute.line'),
+    'an LED on the mute line',
+  );
+  const power = configSchema.safeParse({
+    gpio: { mute: { line: 5 } },
+    leds: { type: 'apa102', preset: 'respeaker-4mic' },
+  });
+  assert.ok(
+    power.error?.issues.some((i) => i.message === 'GPIO5 is already gpio.mute.line'),
+    "the 4-Mic's LED power line is not free for the mute",
   );
 });

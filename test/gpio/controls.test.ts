@@ -99,6 +99,15 @@ async function waitFor(what: string, ms: number, pred: () => boolean, lines: rea
 
 const count = (p: Proc, s: string) => p.lines.filter((l) => l.includes(s)).length;
 
+/** When the last log line containing `needle` was written (its ISO `time`, system/logger.ts), epoch ms. */
+function loggedAt(p: Proc, needle: string): number {
+  const line = p.lines.filter((l) => l.includes(needle)).at(-1);
+  const time = line === undefined ? undefined : (JSON.parse(line) as { time?: unknown }).time;
+  const ms = typeof time === 'string' ? Date.parse(time) : Number.NaN;
+  if (Number.isNaN(ms)) throw new Error(`no log line with a time for ${needle}: ${line}`);
+  return ms;
+}
+
 async function stop(p: Proc): Promise<void> {
   p.child.kill('SIGTERM');
   assert.deepEqual(await p.exit, { code: 0, signal: null });
@@ -131,7 +140,9 @@ function writeConfig(name: string, port: number, stateDir: string, mute: Record<
 if (!insideFakeGpio()) {
   test('GPIO controls (fakegpiofs)', () => assert.fail(FAKE_GPIO_RUN_HINT));
 } else {
-  test('a mute switch (its start position wins, bounced flips) and volume buttons (bounced steps, persisted)', async () => {
+  test('a mute switch (its start position wins, bounced flips) and volume buttons (bounced steps, persisted)', async (t) => {
+    /** From the last level written (the contact settled) to the daemon's log line: the debounce and the rest. */
+    const latencies: number[] = [];
     const stateDir = join(dir, 'state-switch');
     mkdirSync(stateDir);
     // Saved unmuted; the switch is closed (level 0 on a pulled-up line): muted wins.
@@ -167,19 +178,15 @@ if (!insideFakeGpio()) {
 
     // Switch opened (bounced): unmuted once; closed again: muted once.
     await pressBounced(MUTE, { to: 1, bounces: 3, spacingMs: 2 });
-    await waitFor(
-      'unmuted by the switch',
-      5_000,
-      () => count(d, '"mute_to":"unmuted","reason":"switch"') === 1,
-      d.lines,
-    );
+    let settled = Date.now();
+    const unmuted = '"mute_to":"unmuted","reason":"switch"';
+    await waitFor('unmuted by the switch', 5_000, () => count(d, unmuted) === 1, d.lines);
+    latencies.push(loggedAt(d, unmuted) - settled);
     await pressBounced(MUTE, { to: 0, bounces: 3, spacingMs: 2 });
-    await waitFor(
-      'muted by the switch',
-      5_000,
-      () => count(d, '"mute_to":"muted","reason":"switch"') === 1,
-      d.lines,
-    );
+    settled = Date.now();
+    const muted = '"mute_to":"muted","reason":"switch"';
+    await waitFor('muted by the switch', 5_000, () => count(d, muted) === 1, d.lines);
+    latencies.push(loggedAt(d, muted) - settled);
     await sleep(DEBOUNCE_MS * 3);
     assert.equal(count(d, '"mute_to":'), 3, 'each bounced flip counted once');
 
@@ -192,7 +199,9 @@ if (!insideFakeGpio()) {
     ] as const) {
       const before = count(d, '(button)"');
       await pressBounced(line, { to: 0, bounces: 3, spacingMs: 2 });
+      const pressed = Date.now();
       await waitFor(`volume ${expect}`, 5_000, () => count(d, '(button)"') === before + 1, d.lines);
+      latencies.push(loggedAt(d, '(button)"') - pressed);
       await pressBounced(line, { to: 1, bounces: 3, spacingMs: 2 });
       await sleep(DEBOUNCE_MS * 2);
       assert.equal(count(d, '(button)"'), before + 1, 'one step per press, none for the release');
@@ -200,6 +209,12 @@ if (!insideFakeGpio()) {
         d.lines.some((l) => l.includes(`→ ${expect} (button)"`)),
         `volume ${expect}: ${d.lines.filter((l) => l.includes('(button)"')).at(-1)}`,
       );
+    }
+    t.diagnostic(`contact settled → logged (ms; debounce ${DEBOUNCE_MS}): ${latencies.join(', ')}`);
+    for (const ms of latencies) {
+      // Not before the level held the debounce time (less a few ms: the edge was written just
+      // before the clock was read here), and without a stall after it.
+      assert.ok(ms >= DEBOUNCE_MS - 5 && ms < 1_000, `latency ${ms} ms`);
     }
     await stop(d);
     assert.deepEqual(JSON.parse(readFileSync(join(stateDir, 'volume.json'), 'utf8')), { level: 90 });

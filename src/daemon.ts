@@ -6,13 +6,14 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { AudioSink, AudioSource } from './audio/audio-port.js';
+import { AudioControls, type PrivacyControl } from './audio/controls.js';
 import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
 import type { Clock } from './core/clock.js';
 import { describeError, type Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
-import { type ControlEvent, describeControl } from './hardware/controls.js';
+import type { ControlEvent } from './hardware/controls.js';
 import { type Indicator, indicatorFor, type MicHealth } from './hardware/indicator.js';
 import type { InputEvent } from './hardware/input.js';
 import { McpServer } from './mcp/server.js';
@@ -44,14 +45,7 @@ export interface MicMuteEvents {
   on(event: 'muted' | 'unmuted', listener: () => void): unknown;
 }
 
-/** The privacy mute's owner (audio/privacy.ts PrivacyMute fits). */
-export interface PrivacyControl {
-  readonly muted: boolean;
-  set(muted: boolean, reason: string): Promise<void>;
-  toggle(reason: string): Promise<void>;
-  on(event: 'change', listener: (muted: boolean, reason: string) => void): unknown;
-  off(event: 'change', listener: (muted: boolean, reason: string) => void): unknown;
-}
+export type { PrivacyControl } from './audio/controls.js';
 
 export interface DaemonDeps {
   readonly config: Readonly<Config>;
@@ -95,6 +89,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #encoder: OpusEncoder;
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
+  readonly #controls: AudioControls;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
@@ -146,11 +141,20 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       log: log.child({ component: 'conversation' }),
       micAllowed: () => !this.muted,
     });
+    this.#controls = new AudioControls({
+      privacy: deps.privacy,
+      volume: deps.volume,
+      volumeStep: config.audio.volumeStep,
+      log: log.child({ component: 'controls' }),
+    });
+    this.#controls.on('volume', (level, reason) => {
+      if (this.#state === 'running') this.emit('volume', level, reason);
+    });
   }
 
   /** The privacy mute is on: nothing the mic hears leaves the device (the wake word must check it too). */
   get muted(): boolean {
-    return this.#d.privacy?.muted === true;
+    return this.#controls.muted;
   }
 
   get state(): 'created' | 'running' | 'stopping' | 'stopped' {
@@ -232,56 +236,18 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   }
 
   /**
-   * The mute switch or button and the volume buttons (hardware/controls.ts). A change of the
-   * mute takes effect at once (PrivacyMute's listeners run inside `set`); saving it follows.
+   * The mute switch or button and the volume buttons (hardware/controls.ts, audio/controls.ts).
+   * Also before start: a switch moved while the daemon was being built still counts (start() reads
+   * the mute state as it is then).
    */
   control(event: ControlEvent): void {
-    // Also before start: a switch moved while the daemon was being built still counts (start()
-    // reads the mute state as it is then).
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
-    const privacy = this.#d.privacy;
-    switch (event.kind) {
-      case 'muteSwitch':
-      case 'muteToggle': {
-        if (!privacy) {
-          this.#d.log.warn(`${describeControl(event)}: no privacy mute wired`);
-          return;
-        }
-        const done =
-          event.kind === 'muteSwitch' ? privacy.set(event.muted, 'switch') : privacy.toggle('button');
-        void done.catch((err: unknown) =>
-          this.#d.log.error({ err: describeError(err) }, 'saving the mute state failed'),
-        );
-        return;
-      }
-      case 'volumeUp':
-      case 'volumeDown': {
-        const volume = this.#d.volume;
-        if (!volume) {
-          this.#d.log.warn(`${event.kind}: no volume control wired`);
-          return;
-        }
-        const step = this.#d.config.audio.volumeStep * (event.kind === 'volumeUp' ? 1 : -1);
-        const level = Math.min(100, Math.max(0, volume.level + step));
-        void this.setVolume(level, 'button').catch((err: unknown) =>
-          this.#d.log.error({ err: describeError(err) }, 'setting the volume failed'),
-        );
-        return;
-      }
-    }
+    this.#controls.control(event);
   }
 
-  /**
-   * Sets the speaker volume (0–100; a RangeError for anything else, a programmer error), then
-   * tells the listeners: after the mixer has it, so an earcon played for it sounds at the new level.
-   */
-  async setVolume(level: number, reason: string): Promise<void> {
-    const volume = this.#d.volume;
-    if (!volume) throw new Error('setVolume: no volume control wired');
-    const from = volume.level;
-    await volume.set(level);
-    this.#d.log.info({ volume: level, from, reason }, `volume ${from} → ${level} (${reason})`);
-    if (this.#state === 'running') this.emit('volume', level, reason);
+  /** Sets the speaker volume and emits `volume` (the volume buttons, and MCP set_volume via main.ts). */
+  setVolume(level: number, reason: string): Promise<void> {
+    return this.#controls.setVolume(level, reason);
   }
 
   /** The gesture that starts a turn in the configured button mode. */

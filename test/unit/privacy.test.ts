@@ -17,6 +17,7 @@ import { ManualClock } from '../../src/core/clock.js';
 import type { Fault } from '../../src/core/errors.js';
 import { type ControlEvent, DebouncedLine } from '../../src/hardware/controls.js';
 import { controlEvent } from '../../src/hardware/gpio-hardware.js';
+import { deviceStatusTool } from '../../src/mcp/tools.js';
 import { captureLogger } from '../fakes/capture-logger.js';
 
 const dirs: string[] = [];
@@ -220,4 +221,28 @@ test('config: the controls are optional, default to switch/active-low/30 ms, and
     power.error?.issues.some((i) => i.message === 'GPIO5 is already gpio.mute.line'),
     "the 4-Mic's LED power line is not free for the mute",
   );
+});
+
+test('self.get_device_status reports the privacy mute and the volume; without a mute, no microphone key', async () => {
+  const base = {
+    volume: () => 70,
+    network: () => undefined,
+    uptimeS: () => 5,
+    cpuTempC: () => undefined,
+    memory: () => undefined,
+    connection: () => 'ready',
+  };
+  const { log } = captureLogger();
+  let muted = true;
+  const tool = deviceStatusTool({ ...base, muted: () => muted }, log);
+  assert.deepEqual(JSON.parse(await tool.call({})), {
+    audio_speaker: { volume: 70 },
+    uptime_s: 5,
+    connection: 'ready',
+    microphone: { muted: true },
+  });
+  muted = false;
+  assert.deepEqual(JSON.parse(await tool.call({})).microphone, { muted: false });
+  const without = JSON.parse(await deviceStatusTool(base, log).call({}));
+  assert.equal('microphone' in without, false);
 });

@@ -37,8 +37,12 @@ const BUTTON = 529; // GPIO17
 const MUTE = 517; // GPIO5
 const UP = 518; // GPIO6
 const DOWN = 525; // GPIO13
-/** The debounce configured for the controls; the bounce trains below last ~6–8 ms. */
-const DEBOUNCE_MS = 30;
+/**
+ * The debounce configured for the controls. The bounce trains below are writes 2 ms apart, but each
+ * is a FUSE round trip, and on a loaded CPU one can take over 20 ms (test/gpio/fake-sysfs.test.ts saw
+ * it): 100 ms keeps every train one edge with a wide margin, and is still a plausible debounce.
+ */
+const DEBOUNCE_MS = 100;
 
 interface Proc {
   readonly child: ChildProcess;
@@ -130,7 +134,7 @@ function writeConfig(name: string, port: number, stateDir: string, mute: Record<
       hardware: 'gpio',
       audio: { defaultVolume: 80, volumeStep: 10 },
       gpio: {
-        button: { line: 17 },
+        button: { line: 17, debounceMs: DEBOUNCE_MS },
         leds: [],
         mute: { line: 5, debounceMs: DEBOUNCE_MS, ...mute },
         volumeUp: { line: 6, debounceMs: DEBOUNCE_MS },

@@ -39,7 +39,8 @@ const INDICATORS: { readonly [N in IndicatorName]: Indicator & { readonly name: 
   // not 'muted': that one is a fault found by listening (zeros from the mic, shown only where the
   // person is about to talk, and it goes away when the mic is fixed); this one is a promise the
   // person asked for, shown whenever the device is at rest, and it must never read as listening
-  // (red) or as a fault (a blink). Amber steady: Google's Nest speakers show orange with the mic off.
+  // (red) or as a fault (a blink), nor take a colour of the link or the reply (blue, green): amber
+  // (red + green) steady.
   privacy: { name: 'privacy', color: 'amber', pattern: 'steady' },
 };
 for (const indicator of Object.values(INDICATORS)) Object.freeze(indicator);

@@ -12,11 +12,13 @@ import { after, test } from 'node:test';
 import { FRAME_BYTES } from '../../src/audio/audio-port.js';
 import { PrerollSource } from '../../src/audio/preroll.js';
 import { MUTE_FILE, PrivacyMute } from '../../src/audio/privacy.js';
-import { configSchema, muteSchema } from '../../src/config/schema.js';
+import { configSchema, type LedRole, muteSchema } from '../../src/config/schema.js';
 import { ManualClock } from '../../src/core/clock.js';
 import type { Fault } from '../../src/core/errors.js';
 import { type ControlEvent, DebouncedLine } from '../../src/hardware/controls.js';
 import { controlEvent } from '../../src/hardware/gpio-hardware.js';
+import { INDICATORS_BY_NAME } from '../../src/hardware/indicator.js';
+import { GpioLeds, rolesFor } from '../../src/hardware/leds.js';
 import { deviceStatusTool } from '../../src/mcp/tools.js';
 import { captureLogger } from '../fakes/capture-logger.js';
 
@@ -245,4 +247,18 @@ test('self.get_device_status reports the privacy mute and the volume; without a 
   assert.deepEqual(JSON.parse(await tool.call({})).microphone, { muted: false });
   const without = JSON.parse(await deviceStatusTool(base, log).call({}));
   assert.equal('microphone' in without, false);
+});
+
+test('the privacy look on GPIO LEDs: red and green (amber) and a status LED, steady, no timer', () => {
+  const clock = new ManualClock();
+  const lit = new Map<LedRole, boolean>();
+  const leds = new GpioLeds(
+    { ledRoles: ['red', 'green', 'blue', 'status'], setLed: (role, on) => lit.set(role, on) },
+    clock,
+  );
+  leds.render(INDICATORS_BY_NAME.privacy);
+  assert.deepEqual(Object.fromEntries(lit), { red: true, green: true, blue: false, status: true });
+  assert.equal(leds.blinking, false);
+  assert.equal(clock.pending, 0);
+  assert.deepEqual([...rolesFor('amber')].sort(), ['green', 'red', 'status']);
 });

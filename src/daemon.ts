@@ -6,16 +6,18 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { AudioSink, AudioSource } from './audio/audio-port.js';
+import { AudioControls, type PrivacyControl } from './audio/controls.js';
 import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
 import type { Clock } from './core/clock.js';
 import { describeError, type Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
+import type { ControlEvent } from './hardware/controls.js';
 import { type Indicator, indicatorFor, type MicHealth } from './hardware/indicator.js';
 import type { InputEvent } from './hardware/input.js';
 import { McpServer } from './mcp/server.js';
-import type { McpTool } from './mcp/tools.js';
+import type { McpTool, VolumeControl } from './mcp/tools.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
@@ -43,6 +45,8 @@ export interface MicMuteEvents {
   on(event: 'muted' | 'unmuted', listener: () => void): unknown;
 }
 
+export type { PrivacyControl } from './audio/controls.js';
+
 export interface DaemonDeps {
   readonly config: Readonly<Config>;
   readonly identity: Identity;
@@ -60,12 +64,22 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
+  /** The privacy mute (config gpio.mute); absent = never muted, today's behaviour. */
+  readonly privacy?: PrivacyControl;
+  /** The speaker volume (audio/volume.ts) the volume buttons step; absent = the buttons do nothing. */
+  readonly volume?: VolumeControl;
 }
 
 export interface DaemonEvents {
   indicator: [indicator: Indicator];
   status: [status: string];
   turn: [timeline: TurnTimeline];
+  /** The privacy mute changed (not at start: a device that boots muted stays quiet). */
+  mute: [muted: boolean, reason: string];
+  /** The volume was set (buttons, MCP), even to the level it had: the person asked. */
+  volume: [level: number, reason: string];
+  /** A talk gesture refused because the mic is muted (the sounds play "muted" for it). */
+  mutedInput: [event: InputEvent];
 }
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -75,6 +89,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #encoder: OpusEncoder;
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
+  readonly #controls: AudioControls;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
@@ -124,7 +139,22 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       clock,
       config: config.conversation,
       log: log.child({ component: 'conversation' }),
+      micAllowed: () => !this.muted,
     });
+    this.#controls = new AudioControls({
+      privacy: deps.privacy,
+      volume: deps.volume,
+      volumeStep: config.audio.volumeStep,
+      log: log.child({ component: 'controls' }),
+    });
+    this.#controls.on('volume', (level, reason) => {
+      if (this.#state === 'running') this.emit('volume', level, reason);
+    });
+  }
+
+  /** The privacy mute is on: nothing the mic hears leaves the device (the wake word must check it too). */
+  get muted(): boolean {
+    return this.#controls.muted;
   }
 
   get state(): 'created' | 'running' | 'stopping' | 'stopped' {
@@ -163,6 +193,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
     this.#d.micMute?.on('muted', () => this.#render());
     this.#d.micMute?.on('unmuted', () => this.#render());
+    // Muted at start (saved, or the switch's position): nothing buffered, no event.
+    if (this.muted) this.#d.source.mute?.(true);
+    this.#d.privacy?.on('change', this.#onPrivacy);
     this.conversation.start();
     // A link change and the conversation's answer to it come as a burst of events in one call
     // stack (state ready, then the session's 'ready' → idle): render once it settled, so neither
@@ -193,8 +226,43 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   input(event: InputEvent): void {
     if (this.#state !== 'running') return;
+    if (this.muted && this.#talkGesture(event)) {
+      // No turn while muted; a long press (reconnect) and a double click (stop) still work.
+      this.#d.log.info({ input: event }, `${event} while muted: no turn`);
+      this.emit('mutedInput', event);
+      return;
+    }
     this.conversation.input(event);
   }
+
+  /**
+   * The mute switch or button and the volume buttons (hardware/controls.ts, audio/controls.ts).
+   * Also before start: a switch moved while the daemon was being built still counts (start() reads
+   * the mute state as it is then).
+   */
+  control(event: ControlEvent): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#controls.control(event);
+  }
+
+  /** Sets the speaker volume and emits `volume` (the volume buttons, and MCP set_volume via main.ts). */
+  setVolume(level: number, reason: string): Promise<void> {
+    return this.#controls.setVolume(level, reason);
+  }
+
+  /** The gesture that starts a turn in the configured button mode. */
+  #talkGesture(event: InputEvent): boolean {
+    return this.#d.config.conversation.buttonMode === 'push-to-talk' ? event === 'press' : event === 'click';
+  }
+
+  readonly #onPrivacy = (muted: boolean, reason: string): void => {
+    if (this.#state !== 'running') return;
+    // Order matters: the buffer goes first, so no frame of it can reach a turn ending below.
+    this.#d.source.mute?.(muted);
+    if (muted) this.conversation.muteMic(reason);
+    this.emit('mute', muted, reason);
+    this.#render();
+  };
 
   /** A network interface gained an address (design.md §3.2): retry a pending connection now. */
   networkChanged(reason: string): void {
@@ -205,6 +273,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.#d.privacy?.off('change', this.#onPrivacy);
     this.conversation.stop();
     await this.supervisor.stop();
     await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
@@ -255,7 +324,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const conv: ConversationState = this.conversation.state;
     const link: LinkState = this.supervisor.state;
     const mic = this.micHealth;
-    const ind = indicatorFor(conv, link, mic);
+    const ind = indicatorFor(conv, link, mic, this.muted ? 'muted' : 'unmuted');
     if (!this.#indicator || ind.name !== this.#indicator.name) {
       this.#indicator = ind;
       this.#d.leds.render(ind);
@@ -268,8 +337,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.conversation.activationCode,
       this.#activationMessage,
     );
-    const status =
+    const heard =
       mic === 'fault' ? `${base} · mic: ${this.#micFault}` : mic === 'muted' ? `${base} · mic muted` : base;
+    // The privacy mute last: the operator reads "why does it not answer" at the end of the line.
+    const status = this.muted ? `${heard} · muted (privacy)` : heard;
     if (status !== this.#status) {
       this.#status = status;
       this.emit('status', status);

@@ -19,6 +19,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { alsaAudio, captureUp, openHardware, simulatedAudio } from './adapters.js';
+import { PrivacyMute } from './audio/privacy.js';
 import {
   type Io,
   parseCommand,
@@ -165,6 +166,17 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const audio = opensAudio.audio;
+  // The privacy mute exists only with a mute switch or button: without one, today's behaviour exactly.
+  const privacy =
+    config.gpio.mute === undefined || config.hardware === 'simulated'
+      ? undefined
+      : new PrivacyMute({ stateDir: config.stateDir, log: root.child({ component: 'mute' }) });
+  if (privacy) {
+    await privacy.load();
+    // A switch wins over anything else: its position, read when its line was exported, over the saved state.
+    const position = hardware.muteSwitch;
+    if (position !== undefined) await privacy.set(position, 'switch position at start');
+  }
   const credentials = openCredentials({
     config,
     identity: id.identity,
@@ -189,14 +201,23 @@ async function run(options: RunOptions): Promise<number> {
     clock,
     random: systemRandom,
     log: root,
+    ...(privacy ? { privacy } : {}),
+    volume: audio.volume,
     mcp: {
       tools: deviceTools({
         status: new SystemStatusSource({
           volume: () => audio.volume.level,
           connection: () => daemon.supervisor.state,
+          ...(privacy ? { muted: () => privacy.muted } : {}),
           log: root.child({ component: 'mcp' }),
         }),
-        volume: audio.volume,
+        // Through the daemon, so a volume set by the server is announced like a button's ('volume').
+        volume: {
+          get level() {
+            return audio.volume.level;
+          },
+          set: (level: number) => daemon.setVolume(level, 'mcp'),
+        },
         log: root.child({ component: 'mcp' }),
       }),
       version: packageVersion(),
@@ -207,6 +228,7 @@ async function run(options: RunOptions): Promise<number> {
     provisioning?.nudge(`button ${event}`);
     daemon.input(event);
   });
+  hardware.onControl((event) => daemon.control(event));
   daemon.on('status', (status) => log.debug({ status }, 'status'));
   const network = new NetworkWatch(
     clock,
@@ -260,6 +282,7 @@ async function run(options: RunOptions): Promise<number> {
   await provisioning?.stop();
   hardware.close();
   await audio.close();
+  await privacy?.close();
   clearTimeout(overdue);
   log.info('stopped');
   return 0;

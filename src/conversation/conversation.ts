@@ -133,6 +133,35 @@ export class Conversation extends EventEmitter<ConversationEvents> {
     this.#step(() => handleInput(this.#ctx, event));
   }
 
+  /**
+   * The privacy mute came on (audio/privacy.ts, issue 15 §3): a turn that hears the person ends at
+   * once, like a cancel: listening → mic off, rest, `abort` and its answer refused (so nothing said
+   * before the mute is answered after it); a press kept while connecting is dropped with what it
+   * held. A reply that plays goes on (the speaker is not the mic); auto mode then opens no
+   * follow-up (ConversationDeps.micAllowed).
+   */
+  muteMic(reason: string): void {
+    this.#step(() => this.#muteMic(reason));
+  }
+
+  #muteMic(reason: string): void {
+    const ctx = this.#ctx;
+    switch (ctx.state) {
+      case 'listening':
+        ctx.teardown('cancelled');
+        ctx.recover(`mic muted (${reason}): listening ended`);
+        ctx.cancelOnServer('mic muted');
+        return;
+      case 'connecting':
+        if (!ctx.turn) return;
+        ctx.teardown('cancelled');
+        ctx.recover(`mic muted (${reason}): the pending turn and what it held dropped`);
+        return;
+      default:
+        this.#d.log.debug(`mic muted in ${ctx.state}: no turn hears the person`);
+    }
+  }
+
   /** OTA says the device must be activated (design.md §3.7): shown until `setActivating(undefined)`. */
   setActivating(code: string | undefined): void {
     this.#step(() => this.#setActivating(code));

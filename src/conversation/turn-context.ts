@@ -32,6 +32,11 @@ export interface ConversationDeps {
   readonly config: ConversationConfig;
   /** Expected to carry `component: 'conversation'` already (the composition root names components). */
   readonly log: Logger;
+  /**
+   * False while the privacy mute is on (audio/privacy.ts): auto mode then opens no follow-up turn
+   * after a reply. Absent = always allowed. Presses are refused before they get here (daemon.ts).
+   */
+  readonly micAllowed?: () => boolean;
 }
 
 /** ≤ 1 s of uplink said while connecting: 16 × 60 ms = 960 ms, oldest dropped first (design.md §5.11). */
@@ -279,6 +284,11 @@ export class TurnContext {
    * loss and reconnect follow.
    */
   openFollowUp(reason: string): void {
+    if (this.d.micAllowed?.() === false) {
+      // The person muted the mic while the reply played: it plays to its end, nobody is heard after.
+      this.recover('reply complete; mic muted: no follow-up turn');
+      return;
+    }
     const epoch = this.epoch;
     const link = this.d.session.state;
     const sent = link === 'ready' && this.send(listenStart('auto'), 'listen start');

@@ -19,6 +19,9 @@ import type { McpTool } from './mcp/tools.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
+import { DaemonSounds } from './sounds/daemon-sounds.js';
+import type { SoundBank } from './sounds/sound-bank.js';
+import { GatedSource } from './sounds/uplink-gate.js';
 import type { Connector } from './transport/connection.js';
 
 export interface Identity {
@@ -60,12 +63,24 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
+  /**
+   * The prompt sounds (sounds/daemon-sounds.ts), loaded by main.ts: the bank at audio.decodeRate,
+   * and the listening chime at the mic rate for the uplink's echo gate (none: no gate). Absent: no
+   * prompt ever plays (sounds.enabled false, or the pack could not be loaded).
+   */
+  readonly sounds?: { readonly bank: SoundBank; readonly uplinkChime?: Buffer };
 }
 
 export interface DaemonEvents {
   indicator: [indicator: Indicator];
   status: [status: string];
   turn: [timeline: TurnTimeline];
+  /** The privacy mute changed (emitted by the mute owner's wiring; the sounds chime it). */
+  mute: [muted: boolean, reason: string];
+  /** The speaker volume changed (buttons, MCP); the sounds play the volume blip at the new level. */
+  volume: [level: number, reason: string];
+  /** A press while muted: it starts nothing; the sounds say "muted". */
+  mutedInput: [event: InputEvent];
 }
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -75,6 +90,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #encoder: OpusEncoder;
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
+  /** The conversation's mic: the injected source, behind the chime gate when there is one. */
+  readonly #source: AudioSource;
+  /** The prompt sounds, when main.ts loaded them. */
+  readonly sounds: DaemonSounds | undefined;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
@@ -115,9 +134,24 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           clock,
         })
       : undefined;
+    const uplink =
+      deps.sounds?.uplinkChime === undefined
+        ? undefined
+        : new GatedSource(deps.source, deps.sounds.uplinkChime, log.child({ component: 'sounds' }));
+    this.#source = uplink ?? deps.source;
+    this.sounds = deps.sounds
+      ? new DaemonSounds({
+          config: config.sounds,
+          bank: deps.sounds.bank,
+          sink: deps.sink,
+          ...(uplink ? { uplink } : {}),
+          clock,
+          log: log.child({ component: 'sounds' }),
+        })
+      : undefined;
     this.conversation = new Conversation({
       session: this.supervisor,
-      source: deps.source,
+      source: this.#source,
       sink: deps.sink,
       encoder: this.#encoder,
       decoder: this.#decoder,
@@ -164,6 +198,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#d.micMute?.on('muted', () => this.#render());
     this.#d.micMute?.on('unmuted', () => this.#render());
     this.conversation.start();
+    this.sounds?.start({ conversation: this.conversation, link: this.supervisor, daemon: this });
     // A link change and the conversation's answer to it come as a burst of events in one call
     // stack (state ready, then the session's 'ready' → idle): render once it settled, so neither
     // the LEDs nor STATUS ever show the in-between "online · offline".
@@ -180,6 +215,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   setActivation(activation: { readonly code: string; readonly message: string } | undefined): void {
     if (this.#state !== 'running') return;
     this.#activationMessage = activation?.message ?? '';
+    // The sounds first: they read the conversation leaving `activating` with a code still set as
+    // a press that ended the wait, and with none as the activation being over.
+    this.sounds?.setActivation(activation?.code);
     this.conversation.setActivating(activation?.code);
     this.#render();
   }
@@ -205,9 +243,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.sounds?.stop();
     this.conversation.stop();
     await this.supervisor.stop();
-    await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
+    await Promise.all([this.#source.close(), this.#d.sink.close()]);
     this.#encoder.delete();
     this.#decoder.delete();
     this.#d.leds.render({ name: 'off', color: 'off', pattern: 'off' });

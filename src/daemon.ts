@@ -68,7 +68,12 @@ export interface DaemonDeps {
    * and the listening chime at the mic rate for the uplink's echo gate (none: no gate). Absent: no
    * prompt ever plays (sounds.enabled false, or the pack could not be loaded).
    */
-  readonly sounds?: { readonly bank: SoundBank; readonly uplinkChime?: Buffer };
+  readonly sounds?: {
+    readonly bank: SoundBank;
+    readonly uplinkChime?: Buffer;
+    /** Between readings of the activation code (default 30 s; tests shorten it). */
+    readonly repeatMs?: number;
+  };
 }
 
 export interface DaemonEvents {
@@ -145,6 +150,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           bank: deps.sounds.bank,
           sink: deps.sink,
           ...(uplink ? { uplink } : {}),
+          ...(deps.sounds.repeatMs === undefined ? {} : { repeatMs: deps.sounds.repeatMs }),
           clock,
           log: log.child({ component: 'sounds' }),
         })

@@ -91,6 +91,7 @@ const LINK_DOWN: ReadonlySet<LinkState> = new Set<LinkState>(['offline', 'backof
 export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   readonly #output: SinkPromptOutput;
   readonly #scheduler: PromptScheduler;
+  readonly #uplink: GatedSource | undefined;
   #state: 'created' | 'running' | 'stopped' = 'created';
   #conversation: SoundsConversation | undefined;
   #link: SoundsLink | undefined;
@@ -102,11 +103,12 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
 
   constructor(deps: DaemonSoundsDeps) {
     super();
+    this.#uplink = deps.uplink;
     this.#output = new SinkPromptOutput(deps.sink);
     const output: PromptOutput = {
       play: (pcm, rate, prompt) => {
         // Armed before the sink spawns aplay: the gate must be searching when the mic first hears it.
-        if (prompt.kind === 'earcon' && prompt.earcon === 'listening') deps.uplink?.arm();
+        if (prompt.kind === 'earcon' && prompt.earcon === 'listening') this.#uplink?.arm();
         this.#output.play(pcm, rate, prompt);
         this.emit('prompt', prompt);
       },
@@ -129,6 +131,11 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
 
   get state(): PromptState {
     return this.#scheduler.state;
+  }
+
+  /** How often the uplink gate found the listening chime in what the mic sent (0 without a gate). */
+  get uplinkFound(): number {
+    return this.#uplink?.found ?? 0;
   }
 
   /** Subscribes to the daemon's parts. Idempotent. */

@@ -245,7 +245,7 @@ export const soundsSchema = z
       .boolean()
       .default(true)
       .describe(
-        'play the prompt sounds (issue 15 §1): the activation code spoken, earcons for listening, link down, reconnected, error, mute, volume',
+        'prompt sounds on the speaker: the activation code spoken while activation waits, and earcons (listening, link down, reconnected, error, mute on/off, volume)',
       ),
     language: z
       .enum(SOUND_LANGUAGES)

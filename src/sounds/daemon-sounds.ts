@@ -11,7 +11,9 @@
  *   speaker (uplink-gate.ts).
  * - `link-down`: a press needs the link and it is down (offline, backing off, closing): the turn
  *   is held for the link (design.md §3.2) and the person hears at once that it is not there. An
- *   attempt already under way (connecting, handshaking) or on-demand's idle link is no outage.
+ *   attempt already under way (connecting, handshaking) or on-demand's idle link is no outage at
+ *   the press; if that attempt fails while the turn is held (the link falls back to backoff), the
+ *   person hears it then. Once per held turn.
  * - `reconnected`: the link is back after an outage a person noticed (heard `link-down`), unless a
  *   held turn starts right then: its `listening` chime says more.
  * - `error`: the conversation shows an error (a deadline, a mic or speaker fault).
@@ -100,6 +102,8 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   #code: string | undefined;
   /** A person heard `link-down` during the current outage. */
   #outageNoticed = false;
+  /** The held turn of the moment has had its `link-down`. */
+  #heldTold = false;
 
   constructor(deps: DaemonSoundsDeps) {
     super();
@@ -190,6 +194,7 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   }
 
   readonly #onConversation = (to: ConversationState, from: ConversationState): void => {
+    if (to !== 'connecting') this.#heldTold = false;
     if (from === 'activating' && to !== 'activating' && this.#code !== undefined) {
       this.#code = undefined;
       this.#scheduler.lastReading();
@@ -202,17 +207,26 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
       this.#earcon('listening', () => this.#conversation?.state === 'listening');
       return;
     }
+    this.#heldTold = false;
     const link = this.#link?.state;
-    if (link === undefined || !LINK_DOWN.has(link)) return;
+    if (link !== undefined && LINK_DOWN.has(link)) this.#linkDown();
+  };
+
+  /** The press is held for a link that is down: say so, once for this turn. */
+  #linkDown(): void {
+    if (this.#heldTold) return;
+    this.#heldTold = true;
     this.#outageNoticed = true;
     this.#earcon('link-down', () => this.#conversation?.state === 'connecting');
-  };
+  }
 
   readonly #onSpeaker = (to: SpeakerState): void => {
     this.#scheduler.setTts(to !== 'silent');
   };
 
   readonly #onLink = (to: LinkState): void => {
+    // The attempt a held press started (on-demand, or one under way at the press) failed.
+    if (LINK_DOWN.has(to) && this.#conversation?.state === 'connecting') this.#linkDown();
     if (to !== 'ready' || !this.#outageNoticed) return;
     this.#outageNoticed = false;
     // A held turn starts on this ready (its 'listening' follows): that chime is the news.

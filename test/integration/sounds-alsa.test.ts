@@ -23,13 +23,14 @@ import { OtaClient } from '../../src/provisioning/ota.js';
 import { OtaCredentialSource } from '../../src/provisioning/ota-credentials.js';
 import { attachProvisioning } from '../../src/provisioning/provisioning.js';
 import { ConfigCredentialSource, type CredentialSource } from '../../src/session/credentials.js';
-import { DIGITS, type Digit, digitClip, type Earcon, earconClip } from '../../src/sounds/clips.js';
+import { type Earcon, earconClip } from '../../src/sounds/clips.js';
 import { loadDaemonSounds } from '../../src/sounds/daemon-sounds.js';
 import type { Prompt } from '../../src/sounds/prompt-scheduler.js';
-import { DEFAULT_SOUND_PACK, type SoundBank } from '../../src/sounds/sound-bank.js';
+import { DEFAULT_SOUND_PACK } from '../../src/sounds/sound-bank.js';
 import { wsConnector } from '../../src/transport/ws-connector.js';
 import { AlsaRig, monotonicNow, rigProcesses } from '../fakes/alsa-rig.js';
 import { captureLogger, type LogLine } from '../fakes/capture-logger.js';
+import { findClip, spokenDigits } from '../fakes/clip-match.js';
 import { pollUntil } from '../fakes/poll.js';
 
 const RATE = 24000;
@@ -44,95 +45,6 @@ let sounds: Awaited<ReturnType<typeof loadDaemonSounds>>;
 before(async () => {
   sounds = await loadDaemonSounds(DEFAULT_SOUND_PACK, RATE);
 });
-
-/** Normalized cross-correlation of `clip` against `x` at offset `at`. */
-function ncc(x: Int16Array, at: number, clip: Int16Array): number {
-  let dot = 0;
-  let ex = 0;
-  let ec = 0;
-  for (let i = 0; i < clip.length; i++) {
-    const a = x[at + i] ?? 0;
-    const b = clip[i] ?? 0;
-    dot += a * b;
-    ex += a * a;
-    ec += b * b;
-  }
-  return ex === 0 || ec === 0 ? 0 : dot / Math.sqrt(ex * ec);
-}
-
-function samples(pcm: Buffer): Int16Array {
-  const out = new Int16Array(pcm.length >> 1);
-  for (let i = 0; i < out.length; i++) out[i] = pcm.readInt16LE(i * 2);
-  return out;
-}
-
-/** Sounding stretches of `x` (a 10 ms window above −50 dBFS), split at ≥ `gapMs` of quiet. */
-function segments(x: Int16Array, gapMs: number): { from: number; to: number }[] {
-  const win = RATE / 100;
-  const out: { from: number; to: number }[] = [];
-  let quiet = Number.POSITIVE_INFINITY;
-  for (let w = 0; w * win < x.length; w++) {
-    let peak = 0;
-    for (let i = w * win; i < Math.min(x.length, (w + 1) * win); i++)
-      peak = Math.max(peak, Math.abs(x[i] ?? 0));
-    if (peak < 100) {
-      quiet += 10;
-      continue;
-    }
-    const last = out[out.length - 1];
-    if (last && quiet < gapMs) last.to = (w + 1) * win;
-    else out.push({ from: w * win, to: (w + 1) * win });
-    quiet = 0;
-  }
-  return out;
-}
-
-/**
- * The digits spoken in `played`: each sounding stretch is matched against every digit clip of
- * `language` by normalized cross-correlation over a small range of lags around its onset (the
- * clip's own trimmed edges start within a window of it); the best clip must score ≥ 0.9.
- */
-function spokenDigits(
-  played: Buffer,
-  bank: SoundBank,
-  language: 'zh' | 'en',
-): { digits: string; scores: number[] } {
-  const x = samples(played);
-  const clips = DIGITS.map((d) => [d, samples(bank.get(digitClip(language, d)).pcm)] as const);
-  let digits = '';
-  const scores: number[] = [];
-  for (const seg of segments(x, 150)) {
-    let best: { d: Digit; score: number } | undefined;
-    for (const [d, clip] of clips) {
-      for (let lag = -RATE / 50; lag <= RATE / 50; lag++) {
-        const at = seg.from + lag;
-        if (at < 0) continue;
-        const score = ncc(x, at, clip);
-        if (!best || score > best.score) best = { d, score };
-      }
-    }
-    if (best && best.score >= 0.9) {
-      digits += best.d;
-      scores.push(Number(best.score.toFixed(4)));
-    }
-  }
-  return { digits, scores };
-}
-
-/** Where `clip` lies in `played` (best normalized correlation), searched every sample. */
-function findClip(played: Buffer, clipPcm: Buffer): { at: number; score: number } {
-  const x = samples(played);
-  const clip = samples(clipPcm);
-  let best = { at: -1, score: 0 };
-  // Only sounding onsets are candidates: the clip starts within 20 ms after quiet turns to sound.
-  for (const seg of segments(x, 50)) {
-    for (let at = Math.max(0, seg.from - RATE / 50); at < seg.from + RATE / 50; at++) {
-      const score = ncc(x, at, clip);
-      if (score > best.score) best = { at, score };
-    }
-  }
-  return best;
-}
 
 interface RigOptions {
   /** Credentials from the dev-server's OTA endpoint, which asks for activation (code 418302). */
@@ -371,7 +283,7 @@ test('earcons at the speaker: a click → listening; a click with the server dow
   const heardAt = async (earcon: Earcon, closesBefore: number, playedFrom: number) => {
     await r.until(`the ${earcon} earcon played out`, () => r.closes() > closesBefore);
     const clip = sounds.bank.get(earconClip(earcon)).pcm;
-    const found = findClip(r.alsa.played().subarray(playedFrom), clip);
+    const found = findClip(r.alsa.played().subarray(playedFrom), clip, RATE);
     assert.ok(found.score > 0.99, `${earcon} at the speaker: correlation ${found.score.toFixed(4)}`);
     return found;
   };

@@ -64,7 +64,9 @@ class PrerollFake extends FakeSource {
 }
 
 /** Conversation + DaemonSounds on a FakeSession: the press-side wiring without a network. */
-function setup(o: { link?: 'ready' | 'backoff'; enabled?: boolean; mode?: 'toggle' | 'push-to-talk' } = {}) {
+function setup(
+  o: { link?: 'ready' | 'backoff' | 'idle'; enabled?: boolean; mode?: 'toggle' | 'push-to-talk' } = {},
+) {
   const clock = new ManualClock(1000);
   const session = new FakeSession();
   session.state = o.link ?? 'ready';
@@ -214,6 +216,30 @@ test('an outage a person noticed: reconnected when the link is back; one nobody 
   h.conv.input('click');
   h.clock.advance(0);
   assert.deepEqual(earcons(h.played), ['link-down', 'reconnected']);
+  h.done();
+});
+
+test('on-demand: a press at rest connects without a chime; the attempt failing under the held turn chimes link-down, once', () => {
+  const h = setup({ link: 'idle' });
+  h.conv.input('click');
+  assert.equal(h.conv.state, 'connecting');
+  assert.equal(h.session.state, 'connecting');
+  h.clock.advance(0);
+  assert.deepEqual(earcons(h.played), []);
+  h.session.setState('backoff', 'connect ECONNREFUSED');
+  h.clock.advance(0);
+  assert.deepEqual(earcons(h.played), ['link-down']);
+  h.sink.drain();
+  // The next attempt fails too: the person has been told.
+  h.session.setState('connecting');
+  h.session.setState('backoff', 'connect ECONNREFUSED');
+  h.clock.advance(0);
+  assert.deepEqual(earcons(h.played), ['link-down']);
+  // It comes: the held turn starts with its chime.
+  h.session.setState('connecting');
+  h.session.becomeReady();
+  h.clock.advance(0);
+  assert.deepEqual(earcons(h.played), ['link-down', 'listening']);
   h.done();
 });
 

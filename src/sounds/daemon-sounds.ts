@@ -94,20 +94,24 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   readonly #output: SinkPromptOutput;
   readonly #scheduler: PromptScheduler;
   readonly #uplink: GatedSource | undefined;
+  readonly #log: Logger;
   #state: 'created' | 'running' | 'stopped' = 'created';
   #conversation: SoundsConversation | undefined;
   #link: SoundsLink | undefined;
   #daemon: SoundsDaemonEvents | undefined;
   /** The activation code while the daemon waits for activation. */
   #code: string | undefined;
-  /** A person heard `link-down` during the current outage. */
-  #outageNoticed = false;
-  /** The held turn of the moment has had its `link-down`. */
-  #heldTold = false;
+  /**
+   * What the person has been told about the link: nothing; `outage`: they heard `link-down` during
+   * the current outage (so its end is news: `reconnected`); `held`: and the turn held right now
+   * has had its `link-down` (no second one for it).
+   */
+  #told: 'nothing' | 'outage' | 'held' = 'nothing';
 
   constructor(deps: DaemonSoundsDeps) {
     super();
     this.#uplink = deps.uplink;
+    this.#log = deps.log;
     this.#output = new SinkPromptOutput(deps.sink);
     const output: PromptOutput = {
       play: (pcm, rate, prompt) => {
@@ -194,7 +198,7 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   }
 
   readonly #onConversation = (to: ConversationState, from: ConversationState): void => {
-    if (to !== 'connecting') this.#heldTold = false;
+    if (to !== 'connecting') this.#tell('outage', 'the held turn is over');
     if (from === 'activating' && to !== 'activating' && this.#code !== undefined) {
       this.#code = undefined;
       this.#scheduler.lastReading();
@@ -207,16 +211,15 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
       this.#earcon('listening', () => this.#conversation?.state === 'listening');
       return;
     }
-    this.#heldTold = false;
+    this.#tell('outage', 'a new held turn');
     const link = this.#link?.state;
     if (link !== undefined && LINK_DOWN.has(link)) this.#linkDown();
   };
 
   /** The press is held for a link that is down: say so, once for this turn. */
   #linkDown(): void {
-    if (this.#heldTold) return;
-    this.#heldTold = true;
-    this.#outageNoticed = true;
+    if (this.#told === 'held') return;
+    this.#tell('held', 'link-down played for the held turn');
     this.#earcon('link-down', () => this.#conversation?.state === 'connecting');
   }
 
@@ -227,12 +230,20 @@ export class DaemonSounds extends EventEmitter<DaemonSoundsEvents> {
   readonly #onLink = (to: LinkState): void => {
     // The attempt a held press started (on-demand, or one under way at the press) failed.
     if (LINK_DOWN.has(to) && this.#conversation?.state === 'connecting') this.#linkDown();
-    if (to !== 'ready' || !this.#outageNoticed) return;
-    this.#outageNoticed = false;
+    if (to !== 'ready' || this.#told === 'nothing') return;
+    this.#tell('nothing', 'the link is back');
     // A held turn starts on this ready (its 'listening' follows): that chime is the news.
     if (this.#conversation?.state === 'connecting') return;
     this.#earcon('reconnected');
   };
+
+  /** The one way #told changes; `outage` only steps down from `held` (it is earned by link-down). */
+  #tell(to: 'nothing' | 'outage' | 'held', why: string): void {
+    if (to === 'outage' && this.#told !== 'held') return;
+    if (to === this.#told) return;
+    this.#log.debug({ told_from: this.#told, told_to: to }, `link news told ${this.#told} → ${to}: ${why}`);
+    this.#told = to;
+  }
 
   readonly #onMute = (muted: boolean): void => {
     this.#earcon(muted ? 'mute-on' : 'mute-off');

@@ -21,6 +21,9 @@ import type { McpTool, VolumeControl } from './mcp/tools.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
+import { DaemonSounds } from './sounds/daemon-sounds.js';
+import type { SoundBank } from './sounds/sound-bank.js';
+import { GatedSource } from './sounds/uplink-gate.js';
 import type { Connector } from './transport/connection.js';
 
 export interface Identity {
@@ -68,6 +71,17 @@ export interface DaemonDeps {
   readonly privacy?: PrivacyControl;
   /** The speaker volume (audio/volume.ts) the volume buttons step; absent = the buttons do nothing. */
   readonly volume?: VolumeControl;
+  /**
+   * The prompt sounds (sounds/daemon-sounds.ts), loaded by main.ts: the bank at audio.decodeRate,
+   * and the listening chime at the mic rate for the uplink's echo gate (none: no gate). Absent: no
+   * prompt ever plays (sounds.enabled false, or the pack could not be loaded).
+   */
+  readonly sounds?: {
+    readonly bank: SoundBank;
+    readonly uplinkChime?: Buffer;
+    /** Between readings of the activation code (default 30 s; tests shorten it). */
+    readonly repeatMs?: number;
+  };
 }
 
 export interface DaemonEvents {
@@ -90,6 +104,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
   readonly #controls: AudioControls;
+  /** The conversation's mic: the injected source, behind the chime gate when there is one. */
+  readonly #source: AudioSource;
+  /** The prompt sounds, when main.ts loaded them. */
+  readonly sounds: DaemonSounds | undefined;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
@@ -130,9 +148,25 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           clock,
         })
       : undefined;
+    const uplink =
+      deps.sounds?.uplinkChime === undefined
+        ? undefined
+        : new GatedSource(deps.source, deps.sounds.uplinkChime, log.child({ component: 'sounds' }));
+    this.#source = uplink ?? deps.source;
+    this.sounds = deps.sounds
+      ? new DaemonSounds({
+          config: config.sounds,
+          bank: deps.sounds.bank,
+          sink: deps.sink,
+          ...(uplink ? { uplink } : {}),
+          ...(deps.sounds.repeatMs === undefined ? {} : { repeatMs: deps.sounds.repeatMs }),
+          clock,
+          log: log.child({ component: 'sounds' }),
+        })
+      : undefined;
     this.conversation = new Conversation({
       session: this.supervisor,
-      source: deps.source,
+      source: this.#source,
       sink: deps.sink,
       encoder: this.#encoder,
       decoder: this.#decoder,
@@ -197,6 +231,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.muted) this.#d.source.mute?.(true);
     this.#d.privacy?.on('change', this.#onPrivacy);
     this.conversation.start();
+    this.sounds?.start({ conversation: this.conversation, link: this.supervisor, daemon: this });
     // A link change and the conversation's answer to it come as a burst of events in one call
     // stack (state ready, then the session's 'ready' → idle): render once it settled, so neither
     // the LEDs nor STATUS ever show the in-between "online · offline".
@@ -213,6 +248,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   setActivation(activation: { readonly code: string; readonly message: string } | undefined): void {
     if (this.#state !== 'running') return;
     this.#activationMessage = activation?.message ?? '';
+    // The sounds first: they read the conversation leaving `activating` with a code still set as
+    // a press that ended the wait, and with none as the activation being over.
+    this.sounds?.setActivation(activation?.code);
     this.conversation.setActivating(activation?.code);
     this.#render();
   }
@@ -274,9 +312,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
     this.#d.privacy?.off('change', this.#onPrivacy);
+    this.sounds?.stop();
     this.conversation.stop();
     await this.supervisor.stop();
-    await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
+    await Promise.all([this.#source.close(), this.#d.sink.close()]);
     this.#encoder.delete();
     this.#decoder.delete();
     this.#d.leds.render({ name: 'off', color: 'off', pattern: 'off' });

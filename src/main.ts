@@ -43,7 +43,10 @@ import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
-import { createLogger, detectLogFormat, resolveLogOutput } from './system/logger.js';
+import { loadDaemonSounds } from './sounds/daemon-sounds.js';
+import { DEFAULT_SOUND_PACK } from './sounds/sound-bank.js';
+import { SoundAssetError } from './sounds/sound-pack.js';
+import { createLogger, detectLogFormat, type Logger, resolveLogOutput } from './system/logger.js';
 import { MessageId } from './system/message-ids.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
@@ -177,6 +180,13 @@ async function run(options: RunOptions): Promise<number> {
     const position = hardware.muteSwitch;
     if (position !== undefined) await privacy.set(position, 'switch position at start');
   }
+  const sounds = await openSounds(config, root.child({ component: 'sounds' }));
+  if (!sounds.ok) {
+    hardware.close();
+    await audio.close();
+    log.fatal({ code: ErrorCode.ConfigInvalid, exit_code: EX_CONFIG }, sounds.message);
+    return EX_CONFIG;
+  }
   const credentials = openCredentials({
     config,
     identity: id.identity,
@@ -203,6 +213,7 @@ async function run(options: RunOptions): Promise<number> {
     log: root,
     ...(privacy ? { privacy } : {}),
     volume: audio.volume,
+    ...(sounds.sounds ? { sounds: sounds.sounds } : {}),
     mcp: {
       tools: deviceTools({
         status: new SystemStatusSource({
@@ -286,6 +297,36 @@ async function run(options: RunOptions): Promise<number> {
   clearTimeout(overdue);
   log.info('stopped');
   return 0;
+}
+
+/**
+ * The prompt sounds (issue 15 §1), read and decoded once: none when sounds.enabled is false. A
+ * missing or damaged pack is the installation's fault and stops the start like a config error
+ * (exit 78, no restart loop), with the fix in the message (regenerate it, or disable sounds): a
+ * headless device that silently lost its spoken activation code would leave its owner guessing.
+ */
+async function openSounds(
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<
+  | { readonly ok: true; readonly sounds: Awaited<ReturnType<typeof loadDaemonSounds>> | undefined }
+  | { readonly ok: false; readonly message: string }
+> {
+  if (!config.sounds.enabled) {
+    log.info('sounds disabled (sounds.enabled false): no prompt will play');
+    return { ok: true, sounds: undefined };
+  }
+  try {
+    const sounds = await loadDaemonSounds(DEFAULT_SOUND_PACK, config.audio.decodeRate);
+    log.info(
+      { clips: sounds.bank.clips.size, bytes: sounds.bank.bytes, language: config.sounds.language },
+      'prompt sounds loaded',
+    );
+    return { ok: true, sounds };
+  } catch (err) {
+    if (err instanceof SoundAssetError) return { ok: false, message: err.message };
+    throw err;
+  }
 }
 
 function credentialsComponent(config: Readonly<Config>): string {

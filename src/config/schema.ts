@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { APA102_PRESETS } from '../hardware/apa102-presets.js';
+import { SOUND_LANGUAGES } from '../sounds/clips.js';
 
 const ms = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -244,6 +245,21 @@ export const audioSchema = z
       .max(128_000)
       .optional()
       .describe('uplink Opus bitrate in bit/s; default: libopus automatic'),
+  })
+  .strict();
+
+export const soundsSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'prompt sounds on the speaker: the activation code spoken while activation waits, and earcons (listening, link down, reconnected, error, mute on/off, volume)',
+      ),
+    language: z
+      .enum(SOUND_LANGUAGES)
+      .default('zh')
+      .describe('language of the spoken activation code digits: zh or en'),
   })
   .strict();
 
@@ -549,6 +565,7 @@ export const configSchema = z
     ota: otaSchema.default(otaSchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
+    sounds: soundsSchema.default(soundsSchema.parse({})),
     metrics: metricsSchema.default(metricsSchema.parse({})),
     wakeWord: wakeWordSchema.default(wakeWordSchema.parse({})),
     hardware: z
@@ -606,6 +623,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type SoundsConfig = Config['sounds'];
 export type MetricsConfig = Config['metrics'];
 export type WakeWordConfig = Config['wakeWord'];
 export type OtaConfig = Config['ota'];

@@ -17,17 +17,30 @@ import type { DeadlineKind } from './deadlines.js';
 import { handleInput, startPendingTurn } from './gestures.js';
 import { type ConversationSnapshot, checkInvariants, invariantBreach } from './invariants.js';
 import { handleAudio, handleMessage } from './replies.js';
-import { type ConversationDeps, TurnContext } from './turn-context.js';
-import type { TurnTimeline } from './turn-timeline.js';
+import { type ConversationDeps, type SpeakerState, TurnContext, type TurnUplink } from './turn-context.js';
+import type { TurnTimeline, TurnTrigger } from './turn-timeline.js';
 
 export type { ConversationState } from './conversation-state.js';
-export { type ConversationDeps, PENDING_FRAMES } from './turn-context.js';
+export {
+  type ConversationDeps,
+  PENDING_FRAMES,
+  type SpeakerState,
+  type TurnUplink,
+} from './turn-context.js';
 export type { TurnMilestone, TurnOutcome, TurnTimeline, TurnTrigger } from './turn-timeline.js';
 
 export interface ConversationEvents {
   state: [to: ConversationState, from: ConversationState, reason: string];
   /** Once per turn, when it ends: its latency timeline and counters. */
   turn: [timeline: TurnTimeline];
+  /**
+   * A person's turn (button, wake word; not auto mode's follow-up) started taking their speech:
+   * `open` once its uplink is open (listen start sent), `held` while it waits for the link (what is
+   * said is kept for the connection). Told before the turn's first frames go out.
+   */
+  listening: [trigger: TurnTrigger, uplink: TurnUplink];
+  /** The speaker changed: a reply stream opened, its complete tail plays out, or it fell silent. */
+  speaker: [to: SpeakerState];
 }
 
 const TURN_DEADLINES = {
@@ -62,6 +75,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       deps,
       (kind) => this.#step(() => this.#deadline(kind)),
       (timeline) => this.emit('turn', timeline),
+      {
+        listening: (trigger, uplink) => this.emit('listening', trigger, uplink),
+        speaker: (to) => this.emit('speaker', to),
+      },
     );
     this.#ctx.cell.on('change', (to, from, reason) => this.emit('state', to, from, reason));
   }
@@ -83,6 +100,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   /** A TTS stream is open on the speaker (exactly while speaking). */
   get playbackOpen(): boolean {
     return this.#ctx.sinkOpen;
+  }
+
+  /** What the speaker does for the conversation: a reply streaming or playing out its tail, or nothing. */
+  get speaker(): SpeakerState {
+    return this.#ctx.speaker;
   }
 
   /** Downlink packets dropped because they arrived outside `speaking` (protocol.md §4.2). */

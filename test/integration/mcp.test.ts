@@ -34,6 +34,9 @@ test('the server sets the volume over MCP: applied to playback, persisted, loade
       identity: { deviceId: '02:4d:43:50:00:01' },
       hardware: 'simulated',
       conversation: { buttonMode: 'push-to-talk' },
+      // The --tts-out file is the speaker: the press's listening chime (at the level before the
+      // change) would be in it too; this test reads the reply's level alone.
+      sounds: { enabled: false },
     }),
   );
   const tts = join(dir, 'tts.raw');

@@ -20,6 +20,7 @@ import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
 import type { Connector } from './transport/connection.js';
+import type { WakeDetection, WakeWordInput } from './wakeword/wake-input.js';
 
 export interface Identity {
   readonly deviceId: string;
@@ -60,7 +61,12 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
+  /** The wake-word detector (issue 14); absent when `wakeWord.enabled` is false. */
+  readonly wakeWord?: WakeWordInput;
 }
+
+/** Why the daemon pauses the detector: the device is talking, and hears itself (no AEC). */
+const WAKE_PAUSE_SPEAKING = 'speaking';
 
 export interface DaemonEvents {
   indicator: [indicator: Indicator];
@@ -82,6 +88,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #activationMessage = '';
   /** The mic's last fault message while it is faulted, '' while it delivers. */
   #micFault = '';
+  /** Whether the daemon holds the detector paused ('speaking') or not; the one place that pairs pause/resume. */
+  #wakeGate: 'open' | 'paused' = 'open';
+  readonly #wakeLog: Logger;
+  readonly #onWake = (d: WakeDetection): void => this.#wake(d);
 
   constructor(deps: DaemonDeps) {
     super();
@@ -123,8 +133,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       decoder: this.#decoder,
       clock,
       config: config.conversation,
+      wakeWord: { duringSpeech: config.wakeWord.duringSpeech },
       log: log.child({ component: 'conversation' }),
     });
+    this.#wakeLog = log.child({ component: 'wakeword' });
   }
 
   get state(): 'created' | 'running' | 'stopping' | 'stopped' {
@@ -169,6 +181,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // the LEDs nor STATUS ever show the in-between "online · offline".
     this.supervisor.on('state', () => this.#scheduleRender());
     this.conversation.on('state', () => this.#scheduleRender());
+    // At once, not with the render: the device's first words must not reach a running detector.
+    this.conversation.on('state', () => this.#gateWake());
+    this.#d.wakeWord?.on('detection', this.#onWake);
     this.supervisor.start();
     this.#render();
   }
@@ -205,6 +220,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.#d.wakeWord?.off('detection', this.#onWake);
     this.conversation.stop();
     await this.supervisor.stop();
     await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
@@ -236,6 +252,39 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       },
       (err: unknown) => this.#d.log.error({ err: describeError(err) }, 'mcp: answering failed'),
     );
+  }
+
+  /**
+   * A detection (issue 14). Logged at info whatever becomes of it: the operator tunes thresholds
+   * from these lines (phrase, model, score, and the state it came in).
+   */
+  #wake(d: WakeDetection): void {
+    if (this.#state !== 'running') return;
+    const state = this.conversation.state;
+    this.#wakeLog.info(
+      { phrase: d.phrase, model: d.model, score: d.score, conversation: state },
+      `wake word "${d.phrase}" (${d.model}, score ${d.score.toFixed(3)}) in ${state}`,
+    );
+    // Inputs the wake word is ignored under (mute, issue 15) are checked here, before the conversation.
+    this.conversation.wake(d);
+  }
+
+  /**
+   * The detector is paused while the conversation speaks (issue 14: no AEC, so the device's own
+   * voice must not wake it), unless `wakeWord.duringSpeech` makes a wake word a barge-in there.
+   */
+  #gateWake(): void {
+    const input = this.#d.wakeWord;
+    if (!input) return;
+    const speaking = this.conversation.state === 'speaking' && !this.#d.config.wakeWord.duringSpeech;
+    const want = speaking ? 'paused' : 'open';
+    if (want === this.#wakeGate) return;
+    this.#wakeGate = want;
+    this.#wakeLog.debug(
+      `wake word ${want === 'paused' ? 'paused' : 'resumed'}: conversation ${this.conversation.state}`,
+    );
+    if (want === 'paused') input.pause(WAKE_PAUSE_SPEAKING);
+    else input.resume(WAKE_PAUSE_SPEAKING);
   }
 
   #renderQueued = false;

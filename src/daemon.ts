@@ -20,6 +20,7 @@ import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
 import type { Connector } from './transport/connection.js';
+import type { WakeWordInput } from './wakeword/detector.js';
 
 export interface Identity {
   readonly deviceId: string;
@@ -60,6 +61,8 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
+  /** The wake word (wakeword/detector.ts), when wakeWord.enabled on a device with a capture. */
+  readonly wakeWord?: WakeWordInput;
 }
 
 export interface DaemonEvents {

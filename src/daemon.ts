@@ -20,7 +20,7 @@ import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
 import type { Connector } from './transport/connection.js';
-import type { WakeDetection, WakeWordInput } from './wakeword/wake-input.js';
+import type { WakeDetection, WakeWordInput } from './wakeword/detector.js';
 
 export interface Identity {
   readonly deviceId: string;
@@ -61,7 +61,7 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
-  /** The wake-word detector (issue 14); absent when `wakeWord.enabled` is false. */
+  /** The wake word (wakeword/detector.ts), when wakeWord.enabled on a device with a capture. */
   readonly wakeWord?: WakeWordInput;
 }
 

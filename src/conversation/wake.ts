@@ -23,7 +23,7 @@ import { begin, interrupt, skipActivation } from './gestures.js';
 import type { TurnContext } from './turn-context.js';
 import type { Turn } from './turn-timeline.js';
 
-/** What the conversation needs of a detection (wakeword/wake-input.ts WakeDetection has it). */
+/** What the conversation needs of a detection (wakeword/detector.ts WakeDetection has it). */
 export interface WakeCall {
   /** Sent as the `listen detect` text: the server greets when it is one of its wake words (§5.1). */
   readonly phrase: string;

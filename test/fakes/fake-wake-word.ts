@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { WakeDetection, WakeWordInput } from '../../src/wakeword/wake-input.js';
+import type { WakeDetection, WakeWordInput } from '../../src/wakeword/detector.js';
 
 /** 16 kHz mono S16_LE: a 440 Hz tone of `ms` milliseconds (stands in for the wake word's audio). */
 export function wakeAudio(ms = 1500): Buffer {

@@ -19,6 +19,15 @@ import { explainWakeWordError } from './preflight.js';
 import { Trigger } from './trigger.js';
 import { SampleRing } from './wake-audio.js';
 
+/**
+ * The first frame whose scores no longer depend on the random start-up state (issue 14: frames
+ * 0–14 do; openWakeWord zeroes only the first 5, model.py). On room noise those frames fire:
+ * alexa_v0.1 reached ≥ 0.5 in frames 5–14 for 20 of 20 start-up seeds on pink noise at −40 dBFS
+ * RMS (0 of 10 on digital silence), and in no frame after. So the daemon reports nothing in the
+ * first 1.2 s of a (re)started worker; `wakeword score` pads 1 s of zeros, which keeps them quiet.
+ */
+const FIRST_SETTLED_FRAME = 15;
+
 export interface WorkerConfig {
   readonly featureModelDir: string;
   readonly models: readonly { readonly path: string; readonly threshold: number }[];
@@ -81,7 +90,8 @@ async function run(port: MessagePort, config: WorkerConfig): Promise<void> {
   const ring = new SampleRing(config.wakeAudioSamples);
   const onFrame = (frame: number, scores: Float32Array) => {
     for (let i = 0; i < triggers.length; i++) {
-      const score = scores[i] ?? 0;
+      // Start-up frames count as silence for the trigger (FIRST_SETTLED_FRAME).
+      const score = frame < FIRST_SETTLED_FRAME ? 0 : (scores[i] ?? 0);
       if (triggers[i]?.push(score) !== true) continue;
       const audio = ring.snapshot();
       post({ type: 'detection', index: i, score, frame, audio }, [audio.buffer]);

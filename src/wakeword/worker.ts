@@ -22,7 +22,7 @@ import { SampleRing } from './wake-audio.js';
 /**
  * The first frame whose scores no longer depend on the random start-up state (issue 14: frames
  * 0–14 do; openWakeWord zeroes only the first 5, model.py). On room noise those frames fire:
- * alexa_v0.1 reached ≥ 0.5 in frames 5–14 for 20 of 20 start-up seeds on pink noise at −40 dBFS
+ * alexa_v0.1 reached ≥ 0.5 in frames 5–14 for 20 of 20 start-up seeds on sox pink noise at −40 dBFS
  * RMS (0 of 10 on digital silence), and in no frame after. So the daemon reports nothing in the
  * first 1.2 s of a (re)started worker; `wakeword score` pads 1 s of zeros, which keeps them quiet.
  */

@@ -280,9 +280,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const want = speaking ? 'paused' : 'open';
     if (want === this.#wakeGate) return;
     this.#wakeGate = want;
-    this.#wakeLog.debug(
-      `wake word ${want === 'paused' ? 'paused' : 'resumed'}: conversation ${this.conversation.state}`,
-    );
+    // The detector logs its own pause and resume (its one state field).
     if (want === 'paused') input.pause(WAKE_PAUSE_SPEAKING);
     else input.resume(WAKE_PAUSE_SPEAKING);
   }

@@ -109,7 +109,10 @@ export function begin(ctx: TurnContext, turn: Turn): void {
   session.connectNow(turn.trigger === 'wake' ? 'wake word' : 'button');
 }
 
-/** What went out, for the transition's reason: `listen start (auto)`, or for a wake word `wake audio (25 packets), listen detect, listen start (auto)`. */
+/**
+ * What went out, for the transition's reason: `listen start (auto)`, or for a wake word
+ * `wake audio (25 packets), listen detect, listen start (auto)`.
+ */
 function opened(turn: Turn): string {
   const start = `listen start (${turn.mode})`;
   if (turn.trigger !== 'wake') return start;

@@ -84,7 +84,7 @@ export class WakeWordDetector extends EventEmitter<WakeWordEvents> implements Wa
   constructor(deps: DetectorDeps) {
     super();
     this.#d = deps;
-    this.#cell = new StateCell<DetectorState>('stopped', deps.log, 'wakeword');
+    this.#cell = new StateCell<DetectorState>('stopped', deps.log, 'wakeword_detector');
     const { models, refractoryMs } = deps.config;
     this.#host = new WorkerHost({
       config: {

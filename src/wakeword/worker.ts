@@ -77,6 +77,8 @@ async function run(port: MessagePort, config: WorkerConfig): Promise<void> {
     port.close();
     return;
   }
+  // refractoryMs is counted in frames scored here: a frame the host dropped (a worker ~1 s behind,
+  // logged) is not counted, so after a drop the same model may stay quiet a little longer.
   const triggers = config.models.map((m) => new Trigger(m.threshold, config.refractoryMs));
   const wakeAudio = new SampleRing(config.wakeAudioSamples);
   const onFrame = (frame: number, scores: Float32Array) => {

@@ -1,10 +1,12 @@
 /**
- * The wake-word detector the daemon listens to (issue 14): the capture's frames (the same
- * AlsaCapture the pre-roll reads: no second arecord) go to a worker_threads worker that scores
- * them (worker-host.ts, worker.ts); a detection comes back with the wake word's own audio and is
- * reported here, unless the detector is paused (while the device talks: no echo cancellation).
- * Paused, the frames are still scored so the rolling feature buffers stay current, and the
- * triggers keep following the scores: a score that rose while paused does not fire on resume.
+ * The wake-word detector the daemon listens to (issue 14). The capture's frames (the same
+ * AlsaCapture the pre-roll reads, no second arecord: it runs `arecord -r 16000 -c 1 -t raw
+ * -f S16_LE` through node-record-lpcm16's recorders/arecord.js and emits 1920-byte frames, which
+ * is openWakeWord's input format) go to a worker_threads worker that scores them (worker-host.ts,
+ * worker.ts); a detection comes back with the wake word's own audio and is reported here, unless
+ * the detector is paused (while the device talks: no echo cancellation). Paused, the frames are
+ * still scored so the rolling feature buffers stay current, and the triggers keep following the
+ * scores: a score that rose while paused does not fire on resume.
  *
  * Per model: its threshold and wakeWord.refractoryMs, with trigger.ts, the one definition
  * `speakerd wakeword score` uses too, so the daemon fires where the command reports a detection.
@@ -84,7 +86,7 @@ export class WakeWordDetector extends EventEmitter<WakeWordEvents> implements Wa
   constructor(deps: DetectorDeps) {
     super();
     this.#d = deps;
-    this.#cell = new StateCell<DetectorState>('stopped', deps.log, 'wakeword');
+    this.#cell = new StateCell<DetectorState>('stopped', deps.log, 'wakeword_detector');
     const { models, refractoryMs } = deps.config;
     this.#host = new WorkerHost({
       config: {

@@ -1,11 +1,11 @@
 /**
  * The main thread's side of the wake-word worker (worker.ts): spawns it, cuts the capture's 60 ms
- * frames into the 1280-sample (80 ms) frames openWakeWord scores, posts them, and watches it.
+ * frames into the 1280-sample (80 ms) frames openWakeWord scores, hands them over through a shared
+ * ring (frame-ring.ts: a copy and an Atomics.notify, no message per frame), and watches it.
  *
- * - Bounded: at most `maxQueuedFrames` frames are posted and not yet scored (the worker counts the
- *   frames it finished in a SharedArrayBuffer, so no message per frame comes back). A worker that
- *   falls further behind gets no more: the new frame is dropped and counted, and a warning says how
- *   many at most every DROP_LOG_MS. Memory never grows with a slow worker.
+ * - Bounded: the ring has `maxQueuedFrames` slots. A worker that falls further behind gets no
+ *   more: the new frame is dropped and counted, and a warning says how many at most every
+ *   DROP_LOG_MS. Memory never grows with a slow worker.
  * - A worker that dies (an uncaught error, a failed model run, an exit nobody asked for) is a fault
  *   (E_WAKEWORD) and is started again after a full-jitter backoff (core/backoff.ts, as the mic's
  *   recorder), forever; the rest of the daemon, the button included, keeps running meanwhile.
@@ -24,6 +24,7 @@ import { isPlainObject } from '../core/json.js';
 import type { Random } from '../core/random.js';
 import { StateCell } from '../core/state.js';
 import { FRAME_SAMPLES } from './features.js';
+import { FrameRing } from './frame-ring.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './worker.js';
 
 /** About 1 s of audio (13 × 80 ms) may wait for the worker; a detection later than that is useless. */
@@ -55,7 +56,7 @@ export interface WorkerHostEvents {
 }
 
 export interface WorkerHostOptions {
-  readonly config: Omit<WorkerConfig, 'seed' | 'logLevel' | 'progress'>;
+  readonly config: Omit<WorkerConfig, 'seed' | 'logLevel' | 'ring'>;
   readonly clock: Clock;
   readonly random: Random;
   /** The component logger; the worker logs through it at its level. */
@@ -69,9 +70,8 @@ export interface WorkerHostOptions {
 /** One spawned worker, from new Worker() to its 'exit'. */
 interface Generation {
   readonly worker: Worker;
-  /** [0]: frames the worker finished. */
-  readonly progress: Int32Array;
-  posted: number;
+  /** A fresh ring per worker: a dead one's unscored frames are not the next one's. */
+  readonly frames: FrameRing;
   readyAt: number | undefined;
   /** What it said or threw before it ended: the fault's words. */
   error: string | undefined;
@@ -98,8 +98,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
   #gen: Generation | undefined;
   #keywords: readonly string[] = [];
   #timer: TimerHandle | undefined;
-  /** The frame being filled from the capture's 60 ms frames; posted (transferred) when full. */
-  #frame = new Int16Array(FRAME_SAMPLES);
+  /** The frame being filled from the capture's 60 ms frames; copied into the ring when full. */
+  readonly #frame = new Int16Array(FRAME_SAMPLES);
+  /** The same memory as bytes, for Buffer.copy from the capture's frames. */
+  readonly #frameBytes = Buffer.from(this.#frame.buffer);
   #fill = 0;
   #dropped = 0;
   #droppedSinceLog = 0;
@@ -130,10 +132,9 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     return this.#dropped;
   }
 
-  /** Frames posted and not yet scored (≤ maxQueuedFrames). */
+  /** Frames handed to the worker and not yet scored (≤ maxQueuedFrames). */
   get queued(): number {
-    const g = this.#gen;
-    return g === undefined ? 0 : g.posted - Atomics.load(g.progress, 0);
+    return this.#gen?.frames.queued ?? 0;
   }
 
   /** Spawns the worker and waits until its models are loaded: undefined, or the fault. */
@@ -154,14 +155,13 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     let at = 0;
     while (at < pcm.length) {
       // Little-endian bytes into the Int16Array's memory: s16le on a little-endian host (arm64, x64).
-      const view = Buffer.from(this.#frame.buffer, this.#frame.byteOffset, this.#frame.byteLength);
       const n = Math.min(pcm.length - at, (FRAME_SAMPLES - this.#fill) * 2);
-      pcm.copy(view, this.#fill * 2, at, at + n);
+      pcm.copy(this.#frameBytes, this.#fill * 2, at, at + n);
       at += n;
       this.#fill += n / 2;
       if (this.#fill === FRAME_SAMPLES) {
         this.#fill = 0;
-        this.#post();
+        this.#handOver();
       }
     }
   }
@@ -171,10 +171,10 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     this.#fill = 0;
   }
 
-  #post(): void {
+  #handOver(): void {
     const g = this.#gen;
     if (g === undefined || this.#cell.value !== 'running') return;
-    if (this.queued >= this.#maxQueued) {
+    if (!g.frames.write(this.#frame)) {
       this.#dropped++;
       this.#droppedSinceLog++;
       const now = this.#o.clock.now();
@@ -186,25 +186,19 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
         this.#lastDropLog = now;
         this.#droppedSinceLog = 0;
       }
-      return;
     }
-    const pcm = this.#frame;
-    this.#frame = new Int16Array(FRAME_SAMPLES);
-    g.posted++;
-    const m: ToWorker = { type: 'pcm', pcm };
-    g.worker.postMessage(m, [pcm.buffer]);
   }
 
   #spawn(why: string): void {
     const { config, clock, random, log } = this.#o;
     this.#cell.transition('starting', why);
-    const progress = new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT);
+    const frames = FrameRing.create(this.#maxQueued);
     const data: WorkerConfig = {
       ...config,
       // The worker's start-up embeddings come from the injected randomness too.
       seed: Math.floor(random() * 2 ** 32),
       logLevel: log.level,
-      progress,
+      ring: frames.buffers,
     };
     let worker: Worker;
     try {
@@ -217,8 +211,7 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     let exited: () => void = () => undefined;
     const gen: Generation = {
       worker,
-      progress: new Int32Array(progress),
-      posted: 0,
+      frames,
       readyAt: undefined,
       error: undefined,
       deliberate: false,
@@ -318,12 +311,12 @@ export class WorkerHost extends EventEmitter<WorkerHostEvents> {
     const settle = this.#settleStart;
     if (settle !== undefined) {
       this.#settleStart = undefined;
+      // The caller reports it (main.ts: fatal, exit 78); the transition line keeps the reason.
       this.#cell.transition('failed', why);
-      log.error({ code: f.code }, f.message);
       settle(f);
       return;
     }
-    log.warn({ code: f.code, queued: gen?.posted ?? 0 }, `${f.message}; the button still works`);
+    log.warn({ code: f.code }, `${f.message}; the button still works`);
     this.emit('fault', f);
     // A fault listener may have closed the host meanwhile: its call wins.
     if (this.#cell.value === 'closed') return;

@@ -1,20 +1,20 @@
 /**
  * The wake word's worker_threads worker (issue 14, "Off the event loop"): it owns a WakeWordEngine
- * (one intra-op thread: onnx.ts SESSION_OPTIONS), scores the 80 ms frames the main thread posts
- * (worker-host.ts), keeps the last 1.5 s of audio, and runs each model's Trigger (trigger.ts, the
- * same one `speakerd wakeword score` uses), so only a detection crosses back, with its audio.
+ * (one intra-op thread: onnx.ts SESSION_OPTIONS), scores the 80 ms frames the main thread writes
+ * into a shared ring (frame-ring.ts; worker-host.ts is the other side), keeps the last 1.5 s of
+ * audio, and runs each model's Trigger (trigger.ts, the same one `speakerd wakeword score` uses),
+ * so only a detection crosses back, with its audio.
  *
- * Frames are handled one after another in arrival order (engine.feed is not re-entrant). After
- * each, the count of frames done goes into a shared Int32Array, from which the main thread knows
- * how far behind the worker is without a message per frame. A failure to run a model is not
- * caught here: it ends the worker with an uncaught error, which the host reports as a fault and
- * answers with a fresh worker (fresh state) after a backoff.
+ * Frames are scored one after another in order (engine.feed is not re-entrant); each one's slot is
+ * given back when it is scored, which is how the main thread knows how far behind the worker is.
+ * A failure to run a model is not caught here: it ends the worker with an uncaught error, which
+ * the host reports as a fault and answers with a fresh worker (fresh state) after a backoff.
  */
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { seededRandom } from '../core/random.js';
 import { WakeWordEngine } from './engine.js';
-import { FRAME_SAMPLES } from './features.js';
+import { FrameRing, type FrameRingBuffers } from './frame-ring.js';
 import { explainWakeWordError } from './preflight.js';
 import { Trigger } from './trigger.js';
 import { SampleRing } from './wake-audio.js';
@@ -37,15 +37,15 @@ export interface WorkerConfig {
   /** Seeds the start-up embeddings' random audio (the host draws it from its injected Random). */
   readonly seed: number;
   readonly logLevel: string;
-  /** Int32Array over it: [0] = frames scored so far (Atomics). */
-  readonly progress: SharedArrayBuffer;
+  /** The frames from the main thread. */
+  readonly ring: FrameRingBuffers;
 }
 
-/** Main thread → worker. */
-export type ToWorker =
-  | { readonly type: 'pcm'; readonly pcm: Int16Array }
-  /** Release the sessions and end (the host terminates it if this takes too long). */
-  | { readonly type: 'close' };
+/**
+ * Main thread → worker: only this. Its port listener is also what keeps the worker alive while it
+ * waits for a frame (a pending Atomics.waitAsync does not hold a Node event loop open).
+ */
+export type ToWorker = { readonly type: 'close' };
 
 /** Worker → main thread. */
 export type FromWorker =
@@ -68,7 +68,7 @@ async function run(port: MessagePort, config: WorkerConfig): Promise<void> {
   const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
   // pino's destination only needs write(): each line goes to the main thread's logger.
   const log = pino({ level: config.logLevel }, { write: (line: string) => post({ type: 'log', line }) });
-  const progress = new Int32Array(config.progress);
+  const frames = new FrameRing(config.ring);
   let engine: WakeWordEngine;
   try {
     engine = await WakeWordEngine.create({
@@ -86,45 +86,33 @@ async function run(port: MessagePort, config: WorkerConfig): Promise<void> {
     port.close();
     return;
   }
+  // refractoryMs is counted in frames scored here: a frame the host dropped (a worker ~1 s behind,
+  // logged) is not counted, so after a drop the same model may stay quiet a little longer.
   const triggers = config.models.map((m) => new Trigger(m.threshold, config.refractoryMs));
-  const ring = new SampleRing(config.wakeAudioSamples);
+  const wakeAudio = new SampleRing(config.wakeAudioSamples);
   const onFrame = (frame: number, scores: Float32Array) => {
     for (let i = 0; i < triggers.length; i++) {
       // Start-up frames count as silence for the trigger (FIRST_SETTLED_FRAME).
       const score = frame < FIRST_SETTLED_FRAME ? 0 : (scores[i] ?? 0);
       if (triggers[i]?.push(score) !== true) continue;
-      const audio = ring.snapshot();
+      const audio = wakeAudio.snapshot();
       post({ type: 'detection', index: i, score, frame, audio }, [audio.buffer]);
     }
   };
-  const crash = (err: unknown) => {
-    // Thrown outside the promise chain so that it ends this worker as an uncaught error (see above).
-    setImmediate(() => {
-      throw err;
-    });
-  };
-  let chain = Promise.resolve();
+  // Release the sessions and end (the host terminates the worker if this takes too long).
   port.on('message', (m: ToWorker) => {
-    chain = chain
-      .then(async () => {
-        if (m.type === 'close') {
-          await engine.close();
-          post({ type: 'closed' });
-          port.close();
-          return;
-        }
-        if (engine.state === 'closed') return;
-        if (m.pcm.length !== FRAME_SAMPLES) {
-          throw new Error(`wake-word worker: got ${m.pcm.length} samples, the host posts ${FRAME_SAMPLES}`);
-        }
-        // One chunk is one frame: the ring holds the audio up to the end of the frame scored next.
-        ring.push(m.pcm);
-        await engine.feed(m.pcm, onFrame);
-        Atomics.add(progress, 0, 1);
-      })
-      .catch(crash);
+    if (m.type === 'close') frames.close();
   });
   post({ type: 'ready', keywords: engine.keywords });
+  for (let pcm = await frames.next(); pcm !== undefined; pcm = await frames.next()) {
+    // One slot is one frame: wakeAudio holds the audio up to the end of the frame scored now.
+    wakeAudio.push(pcm);
+    await engine.feed(pcm, onFrame);
+    frames.done();
+  }
+  await engine.close();
+  post({ type: 'closed' });
+  port.close();
 }
 
 if (!isMainThread && parentPort !== null) await run(parentPort, workerData as WorkerConfig);

@@ -16,8 +16,9 @@ import { ManualClock, SystemClock } from '../../src/core/clock.js';
 import { ErrorCode, type Fault } from '../../src/core/errors.js';
 import { seededRandom } from '../../src/core/random.js';
 import { type WakeDetection, WakeWordDetector } from '../../src/wakeword/detector.js';
+import { WakeWordEngine } from '../../src/wakeword/engine.js';
 import { FRAME_SAMPLES } from '../../src/wakeword/features.js';
-import { CLIP_PADDING_SAMPLES, clipFrames, detections } from '../../src/wakeword/score.js';
+import { CLIP_PADDING_SAMPLES, clipFrames, detections, scoreClip } from '../../src/wakeword/score.js';
 import { WAKE_AUDIO_SAMPLES } from '../../src/wakeword/wake-audio.js';
 import { parseWav16kMono } from '../../src/wakeword/wav.js';
 import { DROP_LOG_MS } from '../../src/wakeword/worker-host.js';
@@ -94,6 +95,17 @@ test('alexa_test.wav through the capture: one detection, at the frame `wakeword 
     const trace = r.scores['alexa_v0.1'] ?? [];
     const expected = detections(trace, ALEXA.threshold, REFRACTORY_MS);
     assert.equal(expected.length, 1);
+    // What `speakerd wakeword score` computes for the clip (scoreClip on a fresh engine) agrees.
+    const engine = await WakeWordEngine.create({
+      featureModelDir: MODEL_DIR,
+      keywords: [{ path: ALEXA.path }],
+      random: seededRandom(0),
+      log: captureLogger('warn').log,
+    });
+    const clip = parseWav16kMono(readFileSync(`${REFERENCE_DIR}/alexa_test.wav`), 'alexa_test.wav');
+    const [cli] = await scoreClip(engine, clip, CLIP_PADDING_SAMPLES).finally(() => engine.close());
+    assert.ok(cli);
+    assert.deepEqual(detections(cli, ALEXA.threshold, REFRACTORY_MS), expected);
     const k = expected[0] ?? -1;
     assert.ok(k >= 15, `frame ${k} does not depend on the start-up state`);
     assert.equal(seen.length, 1, JSON.stringify(seen.map((d) => [d.model, d.score])));

@@ -175,7 +175,8 @@ async function runDevice(
       'the detector listening, the device at rest',
       15_000,
       () =>
-        device.out.includes('"wakeword_to":"listening"') && device.out.includes('"conversation_to":"idle"'),
+        device.out.includes('"wakeword_detector_to":"listening"') &&
+        device.out.includes('"conversation_to":"idle"'),
     );
     rig.startMic(mic);
     await waitFor('the mic started', 5_000, () => rig.feederStartedAt !== undefined);
@@ -265,5 +266,9 @@ test('on-demand: the wake word opens the connection; wake audio, listen detect, 
   assert.ok(turn?.milestones.connected !== undefined && turn.milestones.detect !== undefined);
   assert.match(run.out, /"phrase":"alexa","model":"alexa_v0\.1","score":0\.\d+,"conversation":"idle"/);
   assert.match(run.out, /"conversation_to":"connecting","reason":"wake while the link is idle: connecting"/);
-  assert.match(run.out, /"wakeword_to":"paused","reason":"speaking"/, 'paused while the device spoke');
+  assert.match(
+    run.out,
+    /"wakeword_detector_to":"paused","reason":"speaking"/,
+    'paused while the device spoke',
+  );
 });

@@ -52,6 +52,8 @@ import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 import { packageVersion } from './version.js';
+import type { WakeWordDetector } from './wakeword/detector.js';
+import { openWakeWord } from './wakeword/open-wake-word.js';
 import { runWakeword } from './wakeword/score.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
@@ -160,6 +162,13 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const hardware = opensHardware.hardware;
+  // Before the audio: a pack that cannot be loaded is a config error, with no recorder to stop.
+  const sounds = await openSounds(config, root.child({ component: 'sounds' }));
+  if (!sounds.ok) {
+    hardware.close();
+    log.fatal({ code: ErrorCode.ConfigInvalid, exit_code: EX_CONFIG }, sounds.message);
+    return EX_CONFIG;
+  }
   const opensAudio = fileAudio
     ? await simulatedAudio(config, options, clock, root)
     : { ok: true as const, audio: await alsaAudio(config, clock, root) };
@@ -180,12 +189,23 @@ async function run(options: RunOptions): Promise<number> {
     const position = hardware.muteSwitch;
     if (position !== undefined) await privacy.set(position, 'switch position at start');
   }
-  const sounds = await openSounds(config, root.child({ component: 'sounds' }));
-  if (!sounds.ok) {
-    hardware.close();
-    await audio.close();
-    log.fatal({ code: ErrorCode.ConfigInvalid, exit_code: EX_CONFIG }, sounds.message);
-    return EX_CONFIG;
+  // The wake word scores the capture the pre-roll reads; file audio (--sim, --sim-audio) has none.
+  let wakeWord: WakeWordDetector | undefined;
+  if (config.wakeWord.enabled && audio.capture === undefined) {
+    log.warn(
+      { wake_word: 'unavailable' },
+      'wakeWord.enabled, but --sim/--sim-audio reads a file, not a microphone stream: no wake word in this run (the button works)',
+    );
+  } else if (config.wakeWord.enabled && audio.capture !== undefined) {
+    const opensWake = await openWakeWord(config, audio.capture, clock, root);
+    if (!opensWake.ok) {
+      await audio.capture.stop();
+      hardware.close();
+      await audio.close();
+      log.fatal({ code: opensWake.fault.code, exit_code: EX_CONFIG }, opensWake.fault.message);
+      return EX_CONFIG;
+    }
+    wakeWord = opensWake.detector;
   }
   const credentials = openCredentials({
     config,
@@ -208,6 +228,7 @@ async function run(options: RunOptions): Promise<number> {
     ...(audio.micHealth ? { micHealth: audio.micHealth } : {}),
     ...(audio.micMute ? { micMute: audio.micMute } : {}),
     leds: hardware.leds,
+    ...(wakeWord ? { wakeWord } : {}),
     clock,
     random: systemRandom,
     log: root,
@@ -288,6 +309,7 @@ async function run(options: RunOptions): Promise<number> {
   overdue.unref();
   network.stop();
   await daemon.stop();
+  await wakeWord?.close();
   // After the daemon: the last file shows link `stopped` and the turn the stop ended.
   await metrics?.stop();
   await provisioning?.stop();
@@ -348,7 +370,9 @@ async function main(argv: string[]): Promise<number> {
       io.err(`speakerd: ${cmd.message}\n\n${USAGE}`);
       return 2;
     case 'check-config':
-      return runCheckConfig(cmd.configPath, io);
+      return runCheckConfig(cmd.configPath, io, {
+        log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
+      });
     case 'identity':
       return runIdentity(
         cmd.configPath,

@@ -319,6 +319,12 @@ export const wakeWordSchema = z
         "directory with openWakeWord's melspectrogram.onnx and embedding_model.onnx; default: the first model's directory",
       ),
     refractoryMs: ms(2_000, 0, 60_000, 'after a detection, the same model does not fire again for this long'),
+    duringSpeech: z
+      .boolean()
+      .default(false)
+      .describe(
+        'also listen while the device speaks: the wake word then interrupts the reply (abort, listen); only with echo cancellation, or its own voice can wake it',
+      ),
   })
   .strict()
   .refine((w) => !w.enabled || w.models.length > 0, {

@@ -5,7 +5,7 @@
  *
  * This file is the facade: lifecycle, subscriptions, the connection's events, faults and deadlines.
  * The one state field and the transition path live in turn-context.ts; gestures.ts and replies.ts
- * hold the button's and the server's halves of a turn.
+ * hold the button's and the server's halves of a turn, wake.ts the wake word's.
  */
 import { EventEmitter } from 'node:events';
 import { ErrorCode, type Fault } from '../core/errors.js';
@@ -19,6 +19,7 @@ import { type ConversationSnapshot, checkInvariants, invariantBreach } from './i
 import { handleAudio, handleMessage } from './replies.js';
 import { type ConversationDeps, type SpeakerState, TurnContext, type TurnUplink } from './turn-context.js';
 import type { TurnTimeline, TurnTrigger } from './turn-timeline.js';
+import { handleWake, type WakeCall } from './wake.js';
 
 export type { ConversationState } from './conversation-state.js';
 export {
@@ -28,6 +29,7 @@ export {
   type TurnUplink,
 } from './turn-context.js';
 export type { TurnMilestone, TurnOutcome, TurnTimeline, TurnTrigger } from './turn-timeline.js';
+export type { WakeCall } from './wake.js';
 
 export interface ConversationEvents {
   state: [to: ConversationState, from: ConversationState, reason: string];
@@ -182,6 +184,16 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       default:
         this.#d.log.debug(`mic muted in ${ctx.state}: no turn hears the person`);
     }
+  }
+
+  /** A wake word was heard (wake.ts): one more input of the same machine, like a press. */
+  wake(call: WakeCall): void {
+    if (!this.#started) {
+      this.#d.log.debug(`wake word "${call.phrase}" ignored: conversation not running`);
+      return;
+    }
+    const options = { duringSpeech: this.#d.wakeWord?.duringSpeech ?? false };
+    this.#step(() => handleWake(this.#ctx, call, options));
   }
 
   /** OTA says the device must be activated (design.md §3.7): shown until `setActivating(undefined)`. */

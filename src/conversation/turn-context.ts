@@ -30,6 +30,8 @@ export interface ConversationDeps {
   readonly decoder: OpusDecoder;
   readonly clock: Clock;
   readonly config: ConversationConfig;
+  /** `wakeWord.duringSpeech` (wake.ts); absent: a wake word while speaking is ignored. */
+  readonly wakeWord?: { readonly duringSpeech: boolean };
   /** Expected to carry `component: 'conversation'` already (the composition root names components). */
   readonly log: Logger;
   /**
@@ -281,7 +283,7 @@ export class TurnContext {
   }
 
   /** Sends `listen start`, then listens. The turn is installed first so a loss during the send ends it. */
-  openTurn(turn: Turn, reason: string, preroll = true): void {
+  openTurn(turn: Turn, reason: string, preroll = turn.takesPreroll): void {
     this.turn = turn;
     if (!this.sendOrFail(listenStart(turn.mode), 'listen start')) return;
     // Listening first: a pre-roll source hands over its buffered frames inside start(), and those

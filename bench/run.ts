@@ -19,6 +19,8 @@
  *              side by side in one child (bench/journal.ts; root: a private journal socket),
  *  - apa102:   CPU of the APA102 ring's animations (% of one core) beside a static picture, a bare
  *              timer and nothing, rendering into a null bus (bench/apa102.ts; issue 15 §2).
+ *  - sounds:   press → listening earcon audible at the test speaker (real aplay), p95; press → first
+ *              frame with the sounds off and on, presses interleaved (bench/sounds.ts; issue 15 §1).
  * Prints one compact report with the goals and a summary table last. Exit status: 1 when a row
  * could not run (an error, a tool missing: the bench is broken or the machine cannot measure; either
  * way the number is missing) or a result is absurd (far past any machine's spread: a bug, not a slow
@@ -29,7 +31,7 @@
  * `npm test` (scripts/test.sh) runs it so a bench that no longer runs fails CI. Its numbers are
  * rougher (p95 of 6 presses, RSS after 60 turns) and are not the README's.
  *
- *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102]
+ *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -45,6 +47,7 @@ import { type LatencyResult, measureLatency, pcmFileSource, prerollSource } from
 import type { DeadPeerResult, RestartResult } from './link.js';
 import { daemonNodeFlags, type MemoryResult, measureMemory } from './memory.js';
 import type { ReauthResult } from './reauth.js';
+import { formatSounds, measureSounds, type SoundsResult } from './sounds.js';
 import { measureStaleCost, STALE_SPEEDUP, type StaleCost } from './stale.js';
 import { measureStartup, type StartupResult, type StartupTimes } from './startup.js';
 import { MB, mark, mb, Skipped } from './stats.js';
@@ -67,7 +70,7 @@ const GOALS = {
   readyMs: 2000,
 } as const;
 
-const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102';
+const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds';
 
 /**
  * A result this far past its goal is not a slow machine but a broken measurement or a regression
@@ -84,6 +87,8 @@ const ABSURD = {
   journalRatio: 20,
   /** A 30 fps ring animation is about 1 % of a core here; a quarter of one is a bug. */
   apa102Pct: 25,
+  /** Press → earcon at the speaker: aplay's spawn and first period are tens of ms; a second is a bug. */
+  earconP95Ms: 1000,
 } as const;
 
 /** How much each row measures: the full bench, or its short form for CI (same code paths). */
@@ -101,6 +106,7 @@ const SIZES = {
     startupRuns: 5,
     journal: { perRound: 6000, rounds: 6 },
     apa102: { seconds: 4, rounds: 3 },
+    sounds: { presses: 30, warmup: 2 },
   },
   short: {
     // CI's form (npm test): every row over the same code paths, each as small as still measures.
@@ -116,6 +122,7 @@ const SIZES = {
     startupRuns: 1,
     journal: { perRound: 1500, rounds: 2 },
     apa102: { seconds: 0.25, rounds: 1 },
+    sounds: { presses: 4, warmup: 1 },
   },
 } as const;
 
@@ -469,6 +476,20 @@ function reportApa102(rows: readonly Apa102Row[], rounds: number): void {
   );
 }
 
+function reportSounds(r: SoundsResult): void {
+  for (const line of formatSounds(r)) out(line);
+  absurd('sounds: press → earcon', r.earcon.p95 > ABSURD.earconP95Ms);
+  absurd('sounds: press → first frame, sounds on', r.frameOn.p95 > ABSURD.latencyP95Ms);
+  row(
+    'press → earcon at the speaker',
+    `p50 ${r.earcon.p50.toFixed(1)} ms, p95 ${r.earcon.p95.toFixed(1)} ms`,
+  );
+  row(
+    'press → first frame, sounds off / on',
+    `p95 ${r.frameOff.p95.toFixed(1)} / ${r.frameOn.p95.toFixed(1)} ms (p50 ${r.frameOff.p50.toFixed(1)} / ${r.frameOn.p50.toFixed(1)})`,
+  );
+}
+
 /** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
 async function measureLink(
   part: 'dead-peer' | 'restart' | 'reauth',
@@ -627,6 +648,7 @@ async function main(): Promise<number> {
       (rows) => reportApa102(rows, rounds),
     );
   }
+  if (only.has('sounds')) await part('SOUNDS', () => measureSounds(size.sounds), reportSounds);
   printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length === 0) return 0;

@@ -20,6 +20,7 @@ import { describeError, ErrorCode, type Fault, fault } from './core/errors.js';
 import { systemRandom } from './core/random.js';
 import type { IndicatorRenderer, MicHealthEvents, MicMuteEvents } from './daemon.js';
 import { SPEECH_FIXTURE } from './demo.js';
+import type { ControlEvent } from './hardware/controls.js';
 import { GpioHardware } from './hardware/gpio-hardware.js';
 import type { InputEvent } from './hardware/input.js';
 import { SIM_BUTTON_HELP, SimulatedButton, TerminalLeds } from './hardware/simulated.js';
@@ -142,6 +143,10 @@ export function captureUp(capture: AlsaCapture, clock: SystemClock, ms: number):
 export interface Hardware {
   readonly leds: IndicatorRenderer;
   onInput(listener: (event: InputEvent) => void): void;
+  /** The mute switch or button and the volume buttons (config gpio.mute, volumeUp, volumeDown). */
+  onControl(listener: (event: ControlEvent) => void): void;
+  /** The mute switch's settled position now (true = muted); undefined without a mute switch. */
+  readonly muteSwitch: boolean | undefined;
   /** Starts reading the button. */
   start(): void;
   /** LEDs off, lines unexported, the terminal given back. Synchronous and idempotent. */
@@ -176,6 +181,9 @@ export function openHardware(
       hardware: {
         leds: new TerminalLeds(process.stdout),
         onInput: (listener) => button.on('input', listener),
+        // The terminal has no mute switch or volume buttons (gpio.* are not read when simulated).
+        onControl: () => undefined,
+        muteSwitch: undefined,
         start: () => {
           button.start();
           hooks.say(`simulated ${SIM_BUTTON_HELP}, Ctrl-C = quit`);
@@ -203,6 +211,10 @@ export function openHardware(
     hardware: {
       leds: gpio,
       onInput: (listener) => gpio.on('input', listener),
+      onControl: (listener) => gpio.on('control', listener),
+      get muteSwitch() {
+        return gpio.muteSwitch;
+      },
       start: () => undefined,
       close: () => {
         process.off('exit', onExit);

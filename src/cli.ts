@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { configReference } from './config/doc.js';
 import { checkConfig, EX_CONFIG, formatConfigErrors, loadConfig } from './config/load.js';
 import { formatIdentity, resolveIdentity } from './provisioning/identity.js';
+import type { OrtImporter } from './wakeword/onnx.js';
 
 export const USAGE = `usage: speakerd <command> [options]
 
@@ -118,13 +119,33 @@ export function parseCommand(argv: readonly string[]): Command {
   }
 }
 
-export function runCheckConfig(configPath: string | undefined, io: Io): number {
-  return checkConfig({
-    ...(configPath === undefined ? {} : { path: configPath }),
-    env: io.env,
-    out: io.out,
-    err: io.err,
+/**
+ * Validates the config; with wakeWord.enabled also loads onnxruntime-node and every model
+ * (wakeword/preflight.ts), so a device that cannot run its wake word fails here with the fix
+ * (exit 78) and not at the first start. Nothing of the wake word is loaded when it is off.
+ */
+export async function runCheckConfig(
+  configPath: string | undefined,
+  io: Io,
+  deps: { readonly log: Logger; readonly importOrt?: OrtImporter },
+): Promise<number> {
+  const pathOpt = configPath === undefined ? {} : { path: configPath };
+  const code = checkConfig({ ...pathOpt, env: io.env, out: io.out, err: io.err });
+  if (code !== 0) return code;
+  // Read again for its wakeWord section (checkConfig reports and gives only the exit code).
+  const loaded = loadConfig({ ...pathOpt, env: io.env });
+  if (!loaded.ok || !loaded.config.wakeWord.enabled) return code;
+  const { preflightWakeWord } = await import('./wakeword/preflight.js');
+  const result = await preflightWakeWord(loaded.config.wakeWord, {
+    log: deps.log,
+    ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
   });
+  if (!result.ok) {
+    io.err(result.message);
+    return EX_CONFIG;
+  }
+  io.out(result.summary);
+  return 0;
 }
 
 export async function runIdentity(configPath: string | undefined, io: Io, log: Logger): Promise<number> {

@@ -6,20 +6,26 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { AudioSink, AudioSource } from './audio/audio-port.js';
+import { AudioControls, type PrivacyControl } from './audio/controls.js';
 import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
 import type { Clock } from './core/clock.js';
 import { describeError, type Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
+import type { ControlEvent } from './hardware/controls.js';
 import { type Indicator, indicatorFor, type MicHealth } from './hardware/indicator.js';
 import type { InputEvent } from './hardware/input.js';
 import { McpServer } from './mcp/server.js';
-import type { McpTool } from './mcp/tools.js';
+import type { McpTool, VolumeControl } from './mcp/tools.js';
 import type { CredentialSource } from './session/credentials.js';
 import type { LinkState } from './session/session-port.js';
 import { SessionSupervisor } from './session/supervisor.js';
+import { DaemonSounds } from './sounds/daemon-sounds.js';
+import type { SoundBank } from './sounds/sound-bank.js';
+import { GatedSource } from './sounds/uplink-gate.js';
 import type { Connector } from './transport/connection.js';
+import type { WakeDetection, WakeWordInput } from './wakeword/detector.js';
 
 export interface Identity {
   readonly deviceId: string;
@@ -43,6 +49,8 @@ export interface MicMuteEvents {
   on(event: 'muted' | 'unmuted', listener: () => void): unknown;
 }
 
+export type { PrivacyControl } from './audio/controls.js';
+
 export interface DaemonDeps {
   readonly config: Readonly<Config>;
   readonly identity: Identity;
@@ -60,12 +68,38 @@ export interface DaemonDeps {
   readonly log: Logger;
   /** The device's MCP tools (mcp/tools.ts); when given, hello advertises `features.mcp` (protocol.md §5.4). */
   readonly mcp?: { readonly tools: readonly McpTool[]; readonly version: string };
+  /** The privacy mute (config gpio.mute); absent = never muted, today's behaviour. */
+  readonly privacy?: PrivacyControl;
+  /** The speaker volume (audio/volume.ts) the volume buttons step; absent = the buttons do nothing. */
+  readonly volume?: VolumeControl;
+  /**
+   * The prompt sounds (sounds/daemon-sounds.ts), loaded by main.ts: the bank at audio.decodeRate,
+   * and the listening chime at the mic rate for the uplink's echo gate (none: no gate). Absent: no
+   * prompt ever plays (sounds.enabled false, or the pack could not be loaded).
+   */
+  readonly sounds?: {
+    readonly bank: SoundBank;
+    readonly uplinkChime?: Buffer;
+    /** Between readings of the activation code (default 30 s; tests shorten it). */
+    readonly repeatMs?: number;
+  };
+  /** The wake word (wakeword/detector.ts), when wakeWord.enabled on a device with a capture. */
+  readonly wakeWord?: WakeWordInput;
 }
+
+/** Why the daemon pauses the detector: the device is talking, and hears itself (no AEC). */
+const WAKE_PAUSE_SPEAKING = 'speaking';
 
 export interface DaemonEvents {
   indicator: [indicator: Indicator];
   status: [status: string];
   turn: [timeline: TurnTimeline];
+  /** The privacy mute changed (not at start: a device that boots muted stays quiet). */
+  mute: [muted: boolean, reason: string];
+  /** The volume was set (buttons, MCP), even to the level it had: the person asked. */
+  volume: [level: number, reason: string];
+  /** A talk gesture refused because the mic is muted (the sounds play "muted" for it). */
+  mutedInput: [event: InputEvent];
 }
 
 export class Daemon extends EventEmitter<DaemonEvents> {
@@ -75,6 +109,11 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly #encoder: OpusEncoder;
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
+  readonly #controls: AudioControls;
+  /** The conversation's mic: the injected source, behind the chime gate when there is one. */
+  readonly #source: AudioSource;
+  /** The prompt sounds, when main.ts loaded them. */
+  readonly sounds: DaemonSounds | undefined;
   #state: 'created' | 'running' | 'stopping' | 'stopped' = 'created';
   #indicator: Indicator | undefined;
   #status = '';
@@ -82,6 +121,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #activationMessage = '';
   /** The mic's last fault message while it is faulted, '' while it delivers. */
   #micFault = '';
+  /** Whether the daemon holds the detector paused ('speaking') or not; the one place that pairs pause/resume. */
+  #wakeGate: 'open' | 'paused' = 'open';
+  readonly #wakeLog: Logger;
+  readonly #onWake = (d: WakeDetection): void => this.#wake(d);
 
   constructor(deps: DaemonDeps) {
     super();
@@ -115,16 +158,49 @@ export class Daemon extends EventEmitter<DaemonEvents> {
           clock,
         })
       : undefined;
+    const uplink =
+      deps.sounds?.uplinkChime === undefined
+        ? undefined
+        : new GatedSource(deps.source, deps.sounds.uplinkChime, log.child({ component: 'sounds' }));
+    this.#source = uplink ?? deps.source;
+    this.sounds = deps.sounds
+      ? new DaemonSounds({
+          config: config.sounds,
+          bank: deps.sounds.bank,
+          sink: deps.sink,
+          ...(uplink ? { uplink } : {}),
+          ...(deps.sounds.repeatMs === undefined ? {} : { repeatMs: deps.sounds.repeatMs }),
+          clock,
+          log: log.child({ component: 'sounds' }),
+        })
+      : undefined;
     this.conversation = new Conversation({
       session: this.supervisor,
-      source: deps.source,
+      source: this.#source,
       sink: deps.sink,
       encoder: this.#encoder,
       decoder: this.#decoder,
       clock,
       config: config.conversation,
+      wakeWord: { duringSpeech: config.wakeWord.duringSpeech },
       log: log.child({ component: 'conversation' }),
+      micAllowed: () => !this.muted,
     });
+    this.#wakeLog = log.child({ component: 'wakeword' });
+    this.#controls = new AudioControls({
+      privacy: deps.privacy,
+      volume: deps.volume,
+      volumeStep: config.audio.volumeStep,
+      log: log.child({ component: 'controls' }),
+    });
+    this.#controls.on('volume', (level, reason) => {
+      if (this.#state === 'running') this.emit('volume', level, reason);
+    });
+  }
+
+  /** The privacy mute is on: nothing the mic hears leaves the device (the wake word must check it too). */
+  get muted(): boolean {
+    return this.#controls.muted;
   }
 
   get state(): 'created' | 'running' | 'stopping' | 'stopped' {
@@ -163,12 +239,19 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     });
     this.#d.micMute?.on('muted', () => this.#render());
     this.#d.micMute?.on('unmuted', () => this.#render());
+    // Muted at start (saved, or the switch's position): nothing buffered, no event.
+    if (this.muted) this.#d.source.mute?.(true);
+    this.#d.privacy?.on('change', this.#onPrivacy);
     this.conversation.start();
+    this.sounds?.start({ conversation: this.conversation, link: this.supervisor, daemon: this });
     // A link change and the conversation's answer to it come as a burst of events in one call
     // stack (state ready, then the session's 'ready' → idle): render once it settled, so neither
     // the LEDs nor STATUS ever show the in-between "online · offline".
     this.supervisor.on('state', () => this.#scheduleRender());
     this.conversation.on('state', () => this.#scheduleRender());
+    // At once, not with the render: the device's first words must not reach a running detector.
+    this.conversation.on('speaker', () => this.#gateWake());
+    this.#d.wakeWord?.on('detection', this.#onWake);
     this.supervisor.start();
     this.#render();
   }
@@ -180,6 +263,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   setActivation(activation: { readonly code: string; readonly message: string } | undefined): void {
     if (this.#state !== 'running') return;
     this.#activationMessage = activation?.message ?? '';
+    // The sounds first: they read the conversation leaving `activating` with a code still set as
+    // a press that ended the wait, and with none as the activation being over.
+    this.sounds?.setActivation(activation?.code);
     this.conversation.setActivating(activation?.code);
     this.#render();
   }
@@ -193,8 +279,43 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   input(event: InputEvent): void {
     if (this.#state !== 'running') return;
+    if (this.muted && this.#talkGesture(event)) {
+      // No turn while muted; a long press (reconnect) and a double click (stop) still work.
+      this.#d.log.info({ input: event }, `${event} while muted: no turn`);
+      this.emit('mutedInput', event);
+      return;
+    }
     this.conversation.input(event);
   }
+
+  /**
+   * The mute switch or button and the volume buttons (hardware/controls.ts, audio/controls.ts).
+   * Also before start: a switch moved while the daemon was being built still counts (start() reads
+   * the mute state as it is then).
+   */
+  control(event: ControlEvent): void {
+    if (this.#state === 'stopping' || this.#state === 'stopped') return;
+    this.#controls.control(event);
+  }
+
+  /** Sets the speaker volume and emits `volume` (the volume buttons, and MCP set_volume via main.ts). */
+  setVolume(level: number, reason: string): Promise<void> {
+    return this.#controls.setVolume(level, reason);
+  }
+
+  /** The gesture that starts a turn in the configured button mode. */
+  #talkGesture(event: InputEvent): boolean {
+    return this.#d.config.conversation.buttonMode === 'push-to-talk' ? event === 'press' : event === 'click';
+  }
+
+  readonly #onPrivacy = (muted: boolean, reason: string): void => {
+    if (this.#state !== 'running') return;
+    // Order matters: the buffer goes first, so no frame of it can reach a turn ending below.
+    this.#d.source.mute?.(muted);
+    if (muted) this.conversation.muteMic(reason);
+    this.emit('mute', muted, reason);
+    this.#render();
+  };
 
   /** A network interface gained an address (design.md §3.2): retry a pending connection now. */
   networkChanged(reason: string): void {
@@ -205,9 +326,12 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   async stop(): Promise<void> {
     if (this.#state === 'stopping' || this.#state === 'stopped') return;
     this.#state = 'stopping';
+    this.#d.privacy?.off('change', this.#onPrivacy);
+    this.sounds?.stop();
+    this.#d.wakeWord?.off('detection', this.#onWake);
     this.conversation.stop();
     await this.supervisor.stop();
-    await Promise.all([this.#d.source.close(), this.#d.sink.close()]);
+    await Promise.all([this.#source.close(), this.#d.sink.close()]);
     this.#encoder.delete();
     this.#decoder.delete();
     this.#d.leds.render({ name: 'off', color: 'off', pattern: 'off' });
@@ -238,6 +362,45 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     );
   }
 
+  /**
+   * A detection (issue 14). Logged at info whatever becomes of it: the operator tunes thresholds
+   * from these lines (phrase, model, score, and the state it came in).
+   */
+  #wake(d: WakeDetection): void {
+    if (this.#state !== 'running') return;
+    const state = this.conversation.state;
+    this.#wakeLog.info(
+      { phrase: d.phrase, model: d.model, score: d.score, conversation: state },
+      `wake word "${d.phrase}" (${d.model}, score ${d.score.toFixed(3)}) in ${state}`,
+    );
+    // Muted (issue 15 §3): nothing the mic hears may start anything; the detection is only logged.
+    if (this.muted) {
+      this.#wakeLog.info('wake word ignored: the microphone is muted (privacy)');
+      return;
+    }
+    this.conversation.wake(d);
+  }
+
+  /**
+   * The detector is paused while a reply is on the speaker (issue 14: no AEC, so the device's own
+   * voice must not wake it), unless `wakeWord.duringSpeech` makes a wake word a barge-in there.
+   * "On the speaker" is the conversation's speaker, not its state: in push-to-talk mode, or after a
+   * link lost during play-out, the conversation is at rest while the reply's tail still plays.
+   * (The prompt sounds are not covered: an earcon is under 0.3 s and the code's digits are no
+   * keyword; a detector fed them would have to say otherwise first.)
+   */
+  #gateWake(): void {
+    const input = this.#d.wakeWord;
+    if (!input) return;
+    const speaking = this.conversation.speaker !== 'silent' && !this.#d.config.wakeWord.duringSpeech;
+    const want = speaking ? 'paused' : 'open';
+    if (want === this.#wakeGate) return;
+    this.#wakeGate = want;
+    // The detector logs its own pause and resume (its one state field).
+    if (want === 'paused') input.pause(WAKE_PAUSE_SPEAKING);
+    else input.resume(WAKE_PAUSE_SPEAKING);
+  }
+
   #renderQueued = false;
 
   #scheduleRender(): void {
@@ -255,7 +418,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     const conv: ConversationState = this.conversation.state;
     const link: LinkState = this.supervisor.state;
     const mic = this.micHealth;
-    const ind = indicatorFor(conv, link, mic);
+    const ind = indicatorFor(conv, link, mic, this.muted ? 'muted' : 'unmuted');
     if (!this.#indicator || ind.name !== this.#indicator.name) {
       this.#indicator = ind;
       this.#d.leds.render(ind);
@@ -268,8 +431,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       this.conversation.activationCode,
       this.#activationMessage,
     );
-    const status =
+    const heard =
       mic === 'fault' ? `${base} · mic: ${this.#micFault}` : mic === 'muted' ? `${base} · mic muted` : base;
+    // The privacy mute last: the operator reads "why does it not answer" at the end of the line.
+    const status = this.muted ? `${heard} · muted (privacy)` : heard;
     if (status !== this.#status) {
       this.#status = status;
       this.emit('status', status);

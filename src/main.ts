@@ -19,6 +19,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { alsaAudio, captureUp, openHardware, simulatedAudio } from './adapters.js';
+import { PrivacyMute } from './audio/privacy.js';
 import {
   type Io,
   parseCommand,
@@ -42,12 +43,17 @@ import { SystemStatusSource } from './mcp/device-status.js';
 import { deviceTools } from './mcp/tools.js';
 import { resolveIdentity } from './provisioning/identity.js';
 import { attachProvisioning, openCredentials } from './provisioning/provisioning.js';
-import { createLogger, detectLogFormat, resolveLogOutput } from './system/logger.js';
+import { loadDaemonSounds } from './sounds/daemon-sounds.js';
+import { DEFAULT_SOUND_PACK } from './sounds/sound-bank.js';
+import { SoundAssetError } from './sounds/sound-pack.js';
+import { createLogger, detectLogFormat, type Logger, resolveLogOutput } from './system/logger.js';
 import { MessageId } from './system/message-ids.js';
 import { NetworkWatch } from './system/network-watch.js';
 import { Service } from './system/service.js';
 import { wsConnector } from './transport/ws-connector.js';
 import { packageVersion } from './version.js';
+import type { WakeWordDetector } from './wakeword/detector.js';
+import { openWakeWord } from './wakeword/open-wake-word.js';
 import { runWakeword } from './wakeword/score.js';
 
 /** How often the interface table is read for new addresses (system/network-watch.ts). */
@@ -156,6 +162,13 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const hardware = opensHardware.hardware;
+  // Before the audio: a pack that cannot be loaded is a config error, with no recorder to stop.
+  const sounds = await openSounds(config, root.child({ component: 'sounds' }));
+  if (!sounds.ok) {
+    hardware.close();
+    log.fatal({ code: ErrorCode.ConfigInvalid, exit_code: EX_CONFIG }, sounds.message);
+    return EX_CONFIG;
+  }
   const opensAudio = fileAudio
     ? await simulatedAudio(config, options, clock, root)
     : { ok: true as const, audio: await alsaAudio(config, clock, root) };
@@ -165,6 +178,35 @@ async function run(options: RunOptions): Promise<number> {
     return EX_CONFIG;
   }
   const audio = opensAudio.audio;
+  // The privacy mute exists only with a mute switch or button: without one, today's behaviour exactly.
+  const privacy =
+    config.gpio.mute === undefined || config.hardware === 'simulated'
+      ? undefined
+      : new PrivacyMute({ stateDir: config.stateDir, log: root.child({ component: 'mute' }) });
+  if (privacy) {
+    await privacy.load();
+    // A switch wins over anything else: its position, read when its line was exported, over the saved state.
+    const position = hardware.muteSwitch;
+    if (position !== undefined) await privacy.set(position, 'switch position at start');
+  }
+  // The wake word scores the capture the pre-roll reads; file audio (--sim, --sim-audio) has none.
+  let wakeWord: WakeWordDetector | undefined;
+  if (config.wakeWord.enabled && audio.capture === undefined) {
+    log.warn(
+      { wake_word: 'unavailable' },
+      'wakeWord.enabled, but --sim/--sim-audio reads a file, not a microphone stream: no wake word in this run (the button works)',
+    );
+  } else if (config.wakeWord.enabled && audio.capture !== undefined) {
+    const opensWake = await openWakeWord(config, audio.capture, clock, root);
+    if (!opensWake.ok) {
+      await audio.capture.stop();
+      hardware.close();
+      await audio.close();
+      log.fatal({ code: opensWake.fault.code, exit_code: EX_CONFIG }, opensWake.fault.message);
+      return EX_CONFIG;
+    }
+    wakeWord = opensWake.detector;
+  }
   const credentials = openCredentials({
     config,
     identity: id.identity,
@@ -186,17 +228,28 @@ async function run(options: RunOptions): Promise<number> {
     ...(audio.micHealth ? { micHealth: audio.micHealth } : {}),
     ...(audio.micMute ? { micMute: audio.micMute } : {}),
     leds: hardware.leds,
+    ...(wakeWord ? { wakeWord } : {}),
     clock,
     random: systemRandom,
     log: root,
+    ...(privacy ? { privacy } : {}),
+    volume: audio.volume,
+    ...(sounds.sounds ? { sounds: sounds.sounds } : {}),
     mcp: {
       tools: deviceTools({
         status: new SystemStatusSource({
           volume: () => audio.volume.level,
           connection: () => daemon.supervisor.state,
+          ...(privacy ? { muted: () => privacy.muted } : {}),
           log: root.child({ component: 'mcp' }),
         }),
-        volume: audio.volume,
+        // Through the daemon, so a volume set by the server is announced like a button's ('volume').
+        volume: {
+          get level() {
+            return audio.volume.level;
+          },
+          set: (level: number) => daemon.setVolume(level, 'mcp'),
+        },
         log: root.child({ component: 'mcp' }),
       }),
       version: packageVersion(),
@@ -207,6 +260,7 @@ async function run(options: RunOptions): Promise<number> {
     provisioning?.nudge(`button ${event}`);
     daemon.input(event);
   });
+  hardware.onControl((event) => daemon.control(event));
   daemon.on('status', (status) => log.debug({ status }, 'status'));
   const network = new NetworkWatch(
     clock,
@@ -255,14 +309,46 @@ async function run(options: RunOptions): Promise<number> {
   overdue.unref();
   network.stop();
   await daemon.stop();
+  await wakeWord?.close();
   // After the daemon: the last file shows link `stopped` and the turn the stop ended.
   await metrics?.stop();
   await provisioning?.stop();
   hardware.close();
   await audio.close();
+  await privacy?.close();
   clearTimeout(overdue);
   log.info('stopped');
   return 0;
+}
+
+/**
+ * The prompt sounds (issue 15 §1), read and decoded once: none when sounds.enabled is false. A
+ * missing or damaged pack is the installation's fault and stops the start like a config error
+ * (exit 78, no restart loop), with the fix in the message (regenerate it, or disable sounds): a
+ * headless device that silently lost its spoken activation code would leave its owner guessing.
+ */
+async function openSounds(
+  config: Readonly<Config>,
+  log: Logger,
+): Promise<
+  | { readonly ok: true; readonly sounds: Awaited<ReturnType<typeof loadDaemonSounds>> | undefined }
+  | { readonly ok: false; readonly message: string }
+> {
+  if (!config.sounds.enabled) {
+    log.info('sounds disabled (sounds.enabled false): no prompt will play');
+    return { ok: true, sounds: undefined };
+  }
+  try {
+    const sounds = await loadDaemonSounds(DEFAULT_SOUND_PACK, config.audio.decodeRate);
+    log.info(
+      { clips: sounds.bank.clips.size, bytes: sounds.bank.bytes, language: config.sounds.language },
+      'prompt sounds loaded',
+    );
+    return { ok: true, sounds };
+  } catch (err) {
+    if (err instanceof SoundAssetError) return { ok: false, message: err.message };
+    throw err;
+  }
 }
 
 function credentialsComponent(config: Readonly<Config>): string {
@@ -284,7 +370,9 @@ async function main(argv: string[]): Promise<number> {
       io.err(`speakerd: ${cmd.message}\n\n${USAGE}`);
       return 2;
     case 'check-config':
-      return runCheckConfig(cmd.configPath, io);
+      return runCheckConfig(cmd.configPath, io, {
+        log: createLogger({ level: 'warn', format: 'json', destination: process.stderr }),
+      });
     case 'identity':
       return runIdentity(
         cmd.configPath,

@@ -33,6 +33,12 @@ export interface AudioSource extends EventEmitter<AudioSourceEvents> {
   stop(): void;
   /** Release everything (daemon shutdown). */
   close(): Promise<void>;
+  /**
+   * The privacy mute (audio/privacy.ts): while muted a source with a buffer drops it and keeps
+   * nothing, and delivers no frame even if started. Sources without a buffer need not implement it:
+   * the daemon starts no turn while muted anyway.
+   */
+  mute?(muted: boolean): void;
 }
 
 export interface AudioSinkEvents {

@@ -70,11 +70,17 @@ export class FrameRing {
   }
 }
 
+/**
+ * closed: not listening to the capture · buffering: mic on, frames go to the ring · live: a turn ·
+ * muted: the privacy mute; mic on (its health and digital-silence watches keep working), every
+ * frame dropped, the ring empty.
+ */
+export type PrerollState = 'closed' | 'buffering' | 'live' | 'muted';
+
 export class PrerollSource extends EventEmitter<AudioSourceEvents> implements AudioSource {
   readonly name: string;
   readonly #ring: FrameRing;
-  /** closed: not listening to the capture; buffering: mic on, frames go to the ring; live: a turn. */
-  #state: 'closed' | 'buffering' | 'live' = 'closed';
+  #state: PrerollState = 'closed';
 
   constructor(
     private readonly capture: ContinuousCapture,
@@ -85,7 +91,7 @@ export class PrerollSource extends EventEmitter<AudioSourceEvents> implements Au
     this.#ring = new FrameRing(prerollFrames(options.prerollMs));
   }
 
-  get state(): 'closed' | 'buffering' | 'live' {
+  get state(): PrerollState {
     return this.#state;
   }
 
@@ -110,7 +116,8 @@ export class PrerollSource extends EventEmitter<AudioSourceEvents> implements Au
   start(options?: SourceStartOptions): void {
     // Not opened (wiring without open()): start the mic now; only this turn misses its pre-roll.
     if (this.#state === 'closed') this.open();
-    if (this.#state === 'live') return;
+    // Muted: nothing leaves (the daemon starts no turn then; this is the second lock).
+    if (this.#state === 'live' || this.#state === 'muted') return;
     this.#state = 'live';
     const buffered = this.#ring.drain();
     if (options?.preroll === false) return;
@@ -124,6 +131,21 @@ export class PrerollSource extends EventEmitter<AudioSourceEvents> implements Au
   /** The turn ends: no frame is forwarded after this; the ring fills again. Idempotent. */
   stop(): void {
     if (this.#state === 'live') this.#state = 'buffering';
+  }
+
+  /**
+   * The privacy mute: muted, the ring is emptied at once (what was said before the mute must not go
+   * out with the next press) and nothing is kept or forwarded until unmuted; a live turn gets no
+   * further frame. Unmuted, the ring fills again from now on. Idempotent. A closed source holds
+   * nothing and stays closed (the daemon mutes after open(), at its start, and on every change).
+   */
+  mute(muted: boolean): void {
+    if (muted) {
+      this.#ring.drain();
+      if (this.#state !== 'closed') this.#state = 'muted';
+    } else if (this.#state === 'muted') {
+      this.#state = 'buffering';
+    }
   }
 
   /** Stops the mic and forgets the pre-roll (daemon stop). Idempotent. */

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { APA102_PRESETS } from '../hardware/apa102-presets.js';
+import { SOUND_LANGUAGES } from '../sounds/clips.js';
 
 const ms = (def: number, min: number, max: number, doc: string) =>
   z.number().int().min(min).max(max).default(def).describe(doc);
@@ -221,6 +222,15 @@ export const audioSchema = z
       .min(1)
       .optional()
       .describe('ALSA mixer control for the volume (amixer sset), e.g. "PCM"; default: software volume'),
+    volumeStep: z
+      .number()
+      .int()
+      .min(1)
+      .max(50)
+      .default(10)
+      .describe(
+        'one press of gpio.volumeUp / gpio.volumeDown changes the volume by this much (clamped to 0–100)',
+      ),
     opusComplexity: z
       .number()
       .int()
@@ -235,6 +245,21 @@ export const audioSchema = z
       .max(128_000)
       .optional()
       .describe('uplink Opus bitrate in bit/s; default: libopus automatic'),
+  })
+  .strict();
+
+export const soundsSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe(
+        'prompt sounds on the speaker: the activation code spoken while activation waits, and earcons (listening, link down, reconnected, error, mute on/off, volume)',
+      ),
+    language: z
+      .enum(SOUND_LANGUAGES)
+      .default('zh')
+      .describe('language of the spoken activation code digits: zh or en'),
   })
   .strict();
 
@@ -294,6 +319,12 @@ export const wakeWordSchema = z
         "directory with openWakeWord's melspectrogram.onnx and embedding_model.onnx; default: the first model's directory",
       ),
     refractoryMs: ms(2_000, 0, 60_000, 'after a detection, the same model does not fire again for this long'),
+    duringSpeech: z
+      .boolean()
+      .default(false)
+      .describe(
+        'also listen while the device speaks: the wake word then interrupts the reply (abort, listen); only with echo cancellation, or its own voice can wake it',
+      ),
   })
   .strict()
   .refine((w) => !w.enabled || w.models.length > 0, {
@@ -348,6 +379,49 @@ export const buttonSchema = z
   })
   .strict();
 
+/**
+ * The privacy mute (issue 15 §3): a switch (its level says muted or not) or a button (each press
+ * toggles). Wiring: hardware.md §2.1.
+ */
+export const muteSchema = z
+  .object({
+    line: z
+      .number()
+      .int()
+      .min(0)
+      .max(63)
+      .describe('BCM GPIO number of the mute switch or button (to GND with a pull-up, like the button)'),
+    kind: z
+      .enum(['switch', 'button'])
+      .default('switch')
+      .describe(
+        'switch: its position says muted or not, read at start and on every change, and it wins over the saved state; button: each press toggles',
+      ),
+    activeLow: z
+      .boolean()
+      .default(true)
+      .describe('true when the switch closed / the button pressed reads low (to GND with a pull-up)'),
+    mutedWhen: z
+      .enum(['active', 'inactive'])
+      .default('active')
+      .describe(
+        'switch only: muted while the line is active (closed, with activeLow matching the wiring) or inactive (open)',
+      ),
+    debounceMs: ms(30, 0, 500, 'a level must hold this long before it counts'),
+  })
+  .strict();
+
+export const volumeButtonSchema = z
+  .object({
+    line: z.number().int().min(0).max(63).describe('BCM GPIO number of the button'),
+    activeLow: z
+      .boolean()
+      .default(true)
+      .describe('true when a press reads low (button to GND with a pull-up)'),
+    debounceMs: ms(30, 0, 500, 'a level must hold this long before it counts as a press'),
+  })
+  .strict();
+
 export const DEFAULT_LEDS = [
   { line: 22, role: 'red', activeLow: false },
   { line: 23, role: 'green', activeLow: false },
@@ -369,11 +443,26 @@ export const gpioSchema = z
       .max(3)
       .default(DEFAULT_LEDS.map((led) => ({ ...led })))
       .describe('up to three LED lines by role: one RGB LED (red, green, blue) or mono LEDs; [] = no LEDs'),
+    mute: muteSchema.optional().describe('a privacy mute switch or button; unset = none (hardware.md §2.1)'),
+    volumeUp: volumeButtonSchema.optional().describe('a volume-up button; unset = none'),
+    volumeDown: volumeButtonSchema.optional().describe('a volume-down button; unset = none'),
   })
   .strict()
   .superRefine((g, ctx) => {
     const roles = new Set<string>();
     const lines = new Map<number, string>([[g.button.line, 'button.line']]);
+    for (const name of ['mute', 'volumeUp', 'volumeDown'] as const) {
+      const control = g[name];
+      if (control === undefined) continue;
+      const other = lines.get(control.line);
+      if (other !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [name, 'line'],
+          message: `GPIO${control.line} is already ${other}`,
+        });
+      lines.set(control.line, `${name}.line`);
+    }
     g.leds.forEach((led, i) => {
       if (roles.has(led.role))
         ctx.addIssue({
@@ -482,6 +571,7 @@ export const configSchema = z
     ota: otaSchema.default(otaSchema.parse({})),
     conversation: conversationSchema.default(conversationSchema.parse({})),
     audio: audioSchema.default(audioSchema.parse({})),
+    sounds: soundsSchema.default(soundsSchema.parse({})),
     metrics: metricsSchema.default(metricsSchema.parse({})),
     wakeWord: wakeWordSchema.default(wakeWordSchema.parse({})),
     hardware: z
@@ -519,22 +609,33 @@ export const configSchema = z
         message: preset.whyNoDevice ?? `preset ${leds.preset} names no SPI device: set leds.device`,
       });
     const power = leds.powerLine ?? preset?.powerLine;
-    if (power !== undefined && power === c.gpio.button.line)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['leds', 'powerLine'],
-        message: `GPIO${power} is already gpio.button.line`,
-      });
+    if (power === undefined) return;
+    const taken: ReadonlyArray<readonly [string, number | undefined]> = [
+      ['gpio.button.line', c.gpio.button.line],
+      ['gpio.mute.line', c.gpio.mute?.line],
+      ['gpio.volumeUp.line', c.gpio.volumeUp?.line],
+      ['gpio.volumeDown.line', c.gpio.volumeDown?.line],
+    ];
+    for (const [what, line] of taken)
+      if (power === line)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['leds', 'powerLine'],
+          message: `GPIO${power} is already ${what}`,
+        });
   });
 
 export type Config = z.infer<typeof configSchema>;
 export type ConnectionConfig = Config['connection'];
 export type ConversationConfig = Config['conversation'];
 export type AudioConfig = Config['audio'];
+export type SoundsConfig = Config['sounds'];
 export type MetricsConfig = Config['metrics'];
 export type WakeWordConfig = Config['wakeWord'];
 export type OtaConfig = Config['ota'];
 export type GpioConfig = Config['gpio'];
 export type ButtonConfig = GpioConfig['button'];
 export type LedConfig = GpioConfig['leds'][number];
+export type MuteConfig = NonNullable<GpioConfig['mute']>;
+export type VolumeButtonConfig = NonNullable<GpioConfig['volumeUp']>;
 export type LedsConfig = Config['leds'];

@@ -5,7 +5,7 @@
  *
  * This file is the facade: lifecycle, subscriptions, the connection's events, faults and deadlines.
  * The one state field and the transition path live in turn-context.ts; gestures.ts and replies.ts
- * hold the button's and the server's halves of a turn.
+ * hold the button's and the server's halves of a turn, wake.ts the wake word's.
  */
 import { EventEmitter } from 'node:events';
 import { ErrorCode, type Fault } from '../core/errors.js';
@@ -17,17 +17,32 @@ import type { DeadlineKind } from './deadlines.js';
 import { handleInput, startPendingTurn } from './gestures.js';
 import { type ConversationSnapshot, checkInvariants, invariantBreach } from './invariants.js';
 import { handleAudio, handleMessage } from './replies.js';
-import { type ConversationDeps, TurnContext } from './turn-context.js';
-import type { TurnTimeline } from './turn-timeline.js';
+import { type ConversationDeps, type SpeakerState, TurnContext, type TurnUplink } from './turn-context.js';
+import type { TurnTimeline, TurnTrigger } from './turn-timeline.js';
+import { handleWake, type WakeCall } from './wake.js';
 
 export type { ConversationState } from './conversation-state.js';
-export { type ConversationDeps, PENDING_FRAMES } from './turn-context.js';
+export {
+  type ConversationDeps,
+  PENDING_FRAMES,
+  type SpeakerState,
+  type TurnUplink,
+} from './turn-context.js';
 export type { TurnMilestone, TurnOutcome, TurnTimeline, TurnTrigger } from './turn-timeline.js';
+export type { WakeCall } from './wake.js';
 
 export interface ConversationEvents {
   state: [to: ConversationState, from: ConversationState, reason: string];
   /** Once per turn, when it ends: its latency timeline and counters. */
   turn: [timeline: TurnTimeline];
+  /**
+   * A person's turn (button, wake word; not auto mode's follow-up) started taking their speech:
+   * `open` once its uplink is open (listen start sent), `held` while it waits for the link (what is
+   * said is kept for the connection). Told before the turn's first frames go out.
+   */
+  listening: [trigger: TurnTrigger, uplink: TurnUplink];
+  /** The speaker changed: a reply stream opened, its complete tail plays out, or it fell silent. */
+  speaker: [to: SpeakerState];
 }
 
 const TURN_DEADLINES = {
@@ -62,6 +77,10 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       deps,
       (kind) => this.#step(() => this.#deadline(kind)),
       (timeline) => this.emit('turn', timeline),
+      {
+        listening: (trigger, uplink) => this.emit('listening', trigger, uplink),
+        speaker: (to) => this.emit('speaker', to),
+      },
     );
     this.#ctx.cell.on('change', (to, from, reason) => this.emit('state', to, from, reason));
   }
@@ -83,6 +102,11 @@ export class Conversation extends EventEmitter<ConversationEvents> {
   /** A TTS stream is open on the speaker (exactly while speaking). */
   get playbackOpen(): boolean {
     return this.#ctx.sinkOpen;
+  }
+
+  /** What the speaker does for the conversation: a reply streaming or playing out its tail, or nothing. */
+  get speaker(): SpeakerState {
+    return this.#ctx.speaker;
   }
 
   /** Downlink packets dropped because they arrived outside `speaking` (protocol.md §4.2). */
@@ -131,6 +155,45 @@ export class Conversation extends EventEmitter<ConversationEvents> {
       return;
     }
     this.#step(() => handleInput(this.#ctx, event));
+  }
+
+  /**
+   * The privacy mute came on (audio/privacy.ts, issue 15 §3): a turn that hears the person ends at
+   * once, like a cancel: listening → mic off, rest, `abort` and its answer refused (so nothing said
+   * before the mute is answered after it); a press kept while connecting is dropped with what it
+   * held. A reply that plays goes on (the speaker is not the mic); auto mode then opens no
+   * follow-up (ConversationDeps.micAllowed).
+   */
+  muteMic(reason: string): void {
+    this.#step(() => this.#muteMic(reason));
+  }
+
+  #muteMic(reason: string): void {
+    const ctx = this.#ctx;
+    switch (ctx.state) {
+      case 'listening':
+        ctx.teardown('cancelled');
+        ctx.recover(`mic muted (${reason}): listening ended`);
+        ctx.cancelOnServer('mic muted');
+        return;
+      case 'connecting':
+        if (!ctx.turn) return;
+        ctx.teardown('cancelled');
+        ctx.recover(`mic muted (${reason}): the pending turn and what it held dropped`);
+        return;
+      default:
+        this.#d.log.debug(`mic muted in ${ctx.state}: no turn hears the person`);
+    }
+  }
+
+  /** A wake word was heard (wake.ts): one more input of the same machine, like a press. */
+  wake(call: WakeCall): void {
+    if (!this.#started) {
+      this.#d.log.debug(`wake word "${call.phrase}" ignored: conversation not running`);
+      return;
+    }
+    const options = { duringSpeech: this.#d.wakeWord?.duringSpeech ?? false };
+    this.#step(() => handleWake(this.#ctx, call, options));
   }
 
   /** OTA says the device must be activated (design.md §3.7): shown until `setActivating(undefined)`. */

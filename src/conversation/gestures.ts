@@ -1,11 +1,13 @@
 /**
  * Button gestures → protocol messages (design.md §3.3, protocol.md §6.3, §11.11–12): toggle mode
  * clicks, push-to-talk press/release, long press; and the press made while offline, kept until
- * the connection comes.
+ * the connection comes. The wake word (wake.ts) starts its turns through the same begin(),
+ * interrupt() and startPendingTurn().
  */
 import type { InputEvent } from '../hardware/input.js';
-import type { ListenMode } from '../protocol/messages.js';
-import { ABORT, LISTEN_STOP, listenStart, type TurnContext } from './turn-context.js';
+import type { ClientMessage, ListenMode } from '../protocol/messages.js';
+import { sendOpening } from './opening.js';
+import { ABORT, LISTEN_STOP, type TurnContext } from './turn-context.js';
 import type { Turn, TurnOutcome, TurnTrigger } from './turn-timeline.js';
 
 export function handleInput(ctx: TurnContext, event: InputEvent): void {
@@ -29,9 +31,7 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
       talk(ctx, trigger, mode);
       return;
     case 'activating':
-      // As the firmware: a press while activating skips the wait (protocol.md §6.3).
-      ctx.activationCode = undefined;
-      ctx.recover(`${trigger} while activating`);
+      skipActivation(ctx, trigger);
       return;
     case 'idle':
     case 'offline':
@@ -61,8 +61,17 @@ function talk(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): v
   }
 }
 
-/** Starts a turn now if connected; otherwise connects now and keeps the press (design.md §3.2). */
-function begin(ctx: TurnContext, turn: Turn): void {
+/** As the firmware: a press (or a wake word) while activating skips the wait (protocol.md §6.3). */
+export function skipActivation(ctx: TurnContext, trigger: TurnTrigger): void {
+  ctx.activationCode = undefined;
+  ctx.recover(`${trigger} while activating`);
+}
+
+/**
+ * Starts a turn now if connected; otherwise connects now and keeps the press (design.md §3.2). A
+ * wake word's turn goes the same way; only its opening (opening.ts) and its pre-roll differ.
+ */
+export function begin(ctx: TurnContext, turn: Turn): void {
   const { session } = ctx.d;
   // A press cuts the tail of a reply still playing (push-to-talk, or a link lost during play-out):
   // the user wants to talk, and the mic must not hear the device's own voice.
@@ -73,31 +82,41 @@ function begin(ctx: TurnContext, turn: Turn): void {
     // like one made offline, with what is said meanwhile kept (design.md §3.2).
     ctx.turn = turn;
     ctx.enter('connecting', `${turn.trigger} on a stale session: a fresh session first`);
-    ctx.micStart();
+    ctx.micStart(turn.takesPreroll);
     session.renew(`${turn.trigger} on a stale session`);
     return;
   }
   if (session.state === 'ready') {
     const epoch = ctx.epoch;
     ctx.turn = turn;
-    if (ctx.send(listenStart(turn.mode), 'listen start')) {
+    if (sendOpening(ctx, turn, (m, what) => ctx.send(m, what))) {
       // Listening first: the pre-roll's frames go out inside micStart() as this turn's audio.
-      ctx.enter('listening', `${turn.trigger}: listen start (${turn.mode})`);
-      ctx.micStart();
+      ctx.enter('listening', `${turn.trigger}: ${opened(turn)}`);
+      ctx.micStart(turn.takesPreroll);
       return;
     }
     if (epoch !== ctx.epoch) return; // the loss was reported during the send and handled
     // The seed bug's instant: the link died under the press (close right after hello). The press
     // is not lost: it waits like a press made offline and starts when the link is back.
     ctx.enter('connecting', `${turn.trigger}: listen start not sent, link lost under the press: connecting`);
-    ctx.micStart();
+    ctx.micStart(turn.takesPreroll);
     return;
   }
   // The user cannot wait for a backoff timer: connect now, keep what is said meanwhile.
   ctx.turn = turn;
   ctx.enter('connecting', `${turn.trigger} while the link is ${session.state}: connecting`);
-  ctx.micStart();
-  session.connectNow('button');
+  ctx.micStart(turn.takesPreroll);
+  session.connectNow(turn.trigger === 'wake' ? 'wake word' : 'button');
+}
+
+/**
+ * What went out, for the transition's reason: `listen start (auto)`, or for a wake word
+ * `wake audio (25 packets), listen detect, listen start (auto)`.
+ */
+function opened(turn: Turn): string {
+  const start = `listen start (${turn.mode})`;
+  if (turn.trigger !== 'wake') return start;
+  return `wake audio (${turn.framesSent} packets), listen detect, ${start}`;
 }
 
 function pressWhileConnecting(ctx: TurnContext, trigger: 'click' | 'press', mode: ListenMode): void {
@@ -134,20 +153,24 @@ function cancelListening(ctx: TurnContext, turn: Turn): void {
   ctx.cancelOnServer(waiting ? 'click while waiting for the reply' : 'click while listening');
 }
 
-/** Barge-in: abort the reply, flush playback at once (protocol.md §11.11), listen again. */
-function interrupt(
+/**
+ * Barge-in: abort the reply, flush playback at once (protocol.md §11.11), listen again. A wake word
+ * says why in its abort (`reason: wake_word_detected`, §11.11).
+ */
+export function interrupt(
   ctx: TurnContext,
   trigger: TurnTrigger,
   mode: ListenMode,
   outcome: TurnOutcome,
   reason: string,
+  abort: ClientMessage = ABORT,
 ): void {
   ctx.playbackAbort();
   ctx.micStop();
   ctx.endTurn(outcome);
   const epoch = ctx.epoch;
   // If the abort does not leave, the listen start below fails too and takes the device offline.
-  ctx.send(ABORT, 'abort');
+  ctx.send(abort, 'abort');
   if (epoch !== ctx.epoch) return;
   ctx.openTurn(ctx.newTurn(trigger, mode), reason);
 }
@@ -224,7 +247,7 @@ function longPress(ctx: TurnContext): void {
 /** The connection came for a press made while offline: start the turn, send what was said meanwhile. */
 export function startPendingTurn(ctx: TurnContext, turn: Turn): void {
   turn.mark('connected', ctx.now());
-  if (!ctx.sendOrFail(listenStart(turn.mode), 'listen start')) return;
+  if (!sendOpening(ctx, turn, (m, what) => ctx.sendOrFail(m, what))) return;
   const epoch = ctx.epoch;
   for (const packet of turn.takeHeld()) {
     ctx.sendPacket(turn, packet);

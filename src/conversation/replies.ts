@@ -31,7 +31,8 @@ export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
  * recognises). Taking it would hijack the user's fresh turn: it is dropped, and its audio and
  * `tts stop` then fall outside speaking and are dropped too (protocol.md §4.2). Two cases are
  * certain:
- * - the turn has not sent a single audio frame, so nothing of it can have been recognised;
+ * - the turn has not sent a single audio frame nor a `listen detect`, so nothing of it can have
+ *   been recognised or answered;
  * - a manual (push-to-talk) turn whose uplink is still open: in manual mode the server recognises
  *   only at our `listen stop` (protocol.md §5.1), so while the button is held nothing it says is
  *   about this turn. (Without this the pre-roll, sent at the press, defeats the first case and a
@@ -41,7 +42,9 @@ export function handleMessage(ctx: TurnContext, message: ServerMessage): void {
 function isStale(ctx: TurnContext, what: string): boolean {
   const turn = ctx.turn;
   if (turn === undefined) return false;
-  if (turn.framesSent === 0) {
+  // A wake word's `listen detect` is answered by itself (xinnan: a greeting, or the phrase as a
+  // question; protocol.md §5.1), so after it the reply is this turn's even without audio.
+  if (turn.framesSent === 0 && !turn.reached('detect')) {
     ctx.d.log.debug(`${what} before this turn sent any audio: a reply to an earlier utterance, ignored`);
     return true;
   }

@@ -30,8 +30,15 @@ export interface ConversationDeps {
   readonly decoder: OpusDecoder;
   readonly clock: Clock;
   readonly config: ConversationConfig;
+  /** `wakeWord.duringSpeech` (wake.ts); absent: a wake word while speaking is ignored. */
+  readonly wakeWord?: { readonly duringSpeech: boolean };
   /** Expected to carry `component: 'conversation'` already (the composition root names components). */
   readonly log: Logger;
+  /**
+   * False while the privacy mute is on (audio/privacy.ts): auto mode then opens no follow-up turn
+   * after a reply. Absent = always allowed. Presses are refused before they get here (daemon.ts).
+   */
+  readonly micAllowed?: () => boolean;
 }
 
 /** ≤ 1 s of uplink said while connecting: 16 × 60 ms = 960 ms, oldest dropped first (design.md §5.11). */
@@ -52,6 +59,17 @@ export function listenStart(mode: ListenMode): ClientMessage {
  */
 export type SpeakerState = 'silent' | 'stream' | 'tail';
 
+/** Where a starting turn's speech goes: to the server now, or held until the link is ready. */
+export type TurnUplink = 'open' | 'held';
+
+/** What the facade is told besides state changes (conversation.ts turns them into events). */
+export interface TurnHooks {
+  /** A person's turn started taking their speech (see TurnContext#announce). */
+  readonly listening?: (trigger: TurnTrigger, uplink: TurnUplink) => void;
+  /** The speaker's state changed (a reply stream opened, its tail plays, silence). */
+  readonly speaker?: (to: SpeakerState) => void;
+}
+
 export class TurnContext {
   readonly cell: StateCell<ConversationState>;
   readonly deadline: DeadlineSlot;
@@ -67,10 +85,14 @@ export class TurnContext {
   activationCode: string | undefined;
   discardedPackets = 0;
 
+  /** The last turn announced through `hooks.listening`, per phase, so each is told once. */
+  #announced: { readonly turn: Turn; readonly uplink: TurnUplink } | undefined;
+
   constructor(
     readonly d: ConversationDeps,
     private readonly onDeadline: (kind: DeadlineKind) => void,
     private readonly onTurn: (timeline: TurnTimeline) => void,
+    private readonly hooks: TurnHooks = {},
   ) {
     this.cell = new StateCell<ConversationState>('offline', d.log, 'conversation');
     this.deadline = new DeadlineSlot(d.clock);
@@ -95,6 +117,28 @@ export class TurnContext {
     if (to !== this.state) this.epoch++;
     this.arm(to);
     this.cell.transition(to, reason, extra);
+    this.#announce(to);
+  }
+
+  /**
+   * A person's turn (not auto mode's return to listening, not speech the server started) begins to
+   * take their speech: at once when it enters listening, or held while the link comes (connecting).
+   * Told here, on the one transition path, so every way into a turn (button gestures, the pending
+   * turn on ready, and any other input that reuses begin()/openTurn) is told the same, once per
+   * turn and phase. Same-state entries count too: a push-to-talk press while waiting for a reply
+   * opens a new turn without leaving listening.
+   */
+  #announce(to: ConversationState): void {
+    const turn = this.turn;
+    const listening = this.hooks.listening;
+    if (!listening || !turn || turn.trigger === 'auto' || turn.trigger === 'server') return;
+    const uplink: TurnUplink | undefined =
+      to === 'listening' ? 'open' : to === 'connecting' ? 'held' : undefined;
+    if (uplink === undefined) return;
+    const seen = this.#announced;
+    if (seen?.turn === turn && (seen.uplink === uplink || uplink === 'held')) return;
+    this.#announced = { turn, uplink };
+    listening(turn.trigger, uplink);
   }
 
   /** Arms the deadline `state` must have (re-arming restarts it), or none. */
@@ -160,6 +204,7 @@ export class TurnContext {
       `speaker ${this.speaker} → ${to}: ${why}`,
     );
     this.speaker = to;
+    this.hooks.speaker?.(to);
   }
 
   /**
@@ -238,7 +283,7 @@ export class TurnContext {
   }
 
   /** Sends `listen start`, then listens. The turn is installed first so a loss during the send ends it. */
-  openTurn(turn: Turn, reason: string, preroll = true): void {
+  openTurn(turn: Turn, reason: string, preroll = turn.takesPreroll): void {
     this.turn = turn;
     if (!this.sendOrFail(listenStart(turn.mode), 'listen start')) return;
     // Listening first: a pre-roll source hands over its buffered frames inside start(), and those
@@ -279,6 +324,11 @@ export class TurnContext {
    * loss and reconnect follow.
    */
   openFollowUp(reason: string): void {
+    if (this.d.micAllowed?.() === false) {
+      // The person muted the mic while the reply played: it plays to its end, nobody is heard after.
+      this.recover('reply complete; mic muted: no follow-up turn');
+      return;
+    }
     const epoch = this.epoch;
     const link = this.d.session.state;
     const sent = link === 'ready' && this.send(listenStart('auto'), 'listen start');

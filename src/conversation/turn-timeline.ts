@@ -7,15 +7,16 @@ import type { ListenMode } from '../protocol/messages.js';
 import { BoundedQueue } from './bounded-queue.js';
 
 /**
- * What started the turn: the button (`click` in toggle mode, `press` in push-to-talk), the
- * automatic return to listening after a reply in auto mode (`auto`, protocol.md §11.9), or a
- * `tts start` the server sent while the device was idle (`server`).
+ * What started the turn: the button (`click` in toggle mode, `press` in push-to-talk), the wake
+ * word (`wake`, wake.ts), the automatic return to listening after a reply in auto mode (`auto`,
+ * protocol.md §11.9), or a `tts start` the server sent while the device was idle (`server`).
  */
-export type TurnTrigger = 'click' | 'press' | 'auto' | 'server';
+export type TurnTrigger = 'click' | 'press' | 'wake' | 'auto' | 'server';
 
 export type TurnMilestone =
   | 'connected'
   | 'firstFrameSent'
+  | 'detect'
   | 'released'
   | 'stt'
   | 'ttsStart'
@@ -26,6 +27,7 @@ export type TurnMilestone =
 const MILESTONE_LABELS: Readonly<Record<TurnMilestone, string>> = {
   connected: 'connected',
   firstFrameSent: 'first frame',
+  detect: 'listen detect',
   released: 'released',
   stt: 'stt',
   ttsStart: 'tts start',
@@ -36,6 +38,7 @@ const MILESTONE_LABELS: Readonly<Record<TurnMilestone, string>> = {
 const MILESTONE_ORDER: readonly TurnMilestone[] = [
   'connected',
   'firstFrameSent',
+  'detect',
   'released',
   'stt',
   'ttsStart',
@@ -78,6 +81,16 @@ export interface TurnTimeline {
   readonly packetsUndecodable: number;
 }
 
+/**
+ * What a wake word's turn sends before its `listen start` (protocol.md §5.1, §11.10): the wake word's
+ * own audio as Opus packets, then `listen detect` with the phrase. Kept until it has gone out, so a
+ * link lost under it sends it whole on the next session.
+ */
+export interface WakeOpening {
+  readonly phrase: string;
+  readonly packets: readonly Buffer[];
+}
+
 export class Turn {
   readonly #marks = new Map<TurnMilestone, number>();
   readonly #pending: BoundedQueue<Buffer>;
@@ -90,6 +103,8 @@ export class Turn {
    * turn ends, and the next one listens, once it has (turn-context.ts playOut).
    */
   playingOut = false;
+  /** A wake word's turn until its opening went out (opening.ts); undefined for every other turn. */
+  wakeOpening: WakeOpening | undefined;
   framesSent = 0;
   framesRefused = 0;
   packetsPlayed = 0;
@@ -107,6 +122,19 @@ export class Turn {
   /** Auto mode listens again after the reply (protocol.md §11.9); a server-initiated reply does not. */
   get followUp(): boolean {
     return this.mode === 'auto' && this.trigger !== 'server';
+  }
+
+  /**
+   * Whether the mic's pre-roll (the ~300 ms before the mic was started) belongs to this turn. Not
+   * for a wake word: its own audio, sent first, already ends at the detection, and the pre-roll would
+   * repeat the wake word's last syllables (or, barging in, the device's own voice).
+   */
+  get takesPreroll(): boolean {
+    return this.trigger !== 'wake';
+  }
+
+  reached(milestone: TurnMilestone): boolean {
+    return this.#marks.has(milestone);
   }
 
   /** Records the first occurrence of a milestone; later ones are ignored. */

@@ -37,6 +37,8 @@ export const ErrorCode = {
   OtaRejected: 'E_OTA_REJECTED',
   /** OTA: an answer without websocket and without activation (an MQTT-only server). */
   OtaNoWebsocket: 'E_OTA_NO_WEBSOCKET',
+  /** Wake word (wakeword/): its models do not load, or its worker died (it is restarted). */
+  WakeWord: 'E_WAKEWORD',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -214,6 +214,18 @@ export class DevServer extends EventEmitter<DevServerEvents> {
     this.setAuthKey(randomBytes(32).toString('base64url'));
   }
 
+  /**
+   * The owner typed the device's code into the console (manager-api marks the device bound): the
+   * next `/activate` poll answers 200, whatever `pendingPolls` is left. For tests and bring-up
+   * that decide when activation happens rather than after a count of polls.
+   */
+  confirmActivation(deviceId: string): void {
+    if (this.#options.activation === undefined)
+      throw new Error('confirmActivation: no activation configured');
+    this.#activated.add(deviceId);
+    this.#activationPolls.delete(deviceId);
+  }
+
   /** Whether `/activate` has answered 200 for this Device-Id. */
   isActivated(deviceId: string): boolean {
     return this.#activated.has(deviceId);

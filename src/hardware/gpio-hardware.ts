@@ -12,7 +12,8 @@ import type { Clock } from '../core/clock.js';
 import { describeError, ErrorCode, fault } from '../core/errors.js';
 import { type Apa102Settings, apa102Settings } from './apa102.js';
 import { ButtonGestures } from './button.js';
-import { GpioBoard, type GpioResult, type LineOpener } from './gpio.js';
+import { type ControlEvent, DebouncedLine, describeControl } from './controls.js';
+import { type ControlLine, GpioBoard, type GpioResult, type LineOpener } from './gpio.js';
 import type { Indicator } from './indicator.js';
 import type { InputEvent } from './input.js';
 import { GpioLeds } from './leds.js';
@@ -33,9 +34,17 @@ export interface GpioHardwareDeps {
   readonly openSpi?: SpiOpener;
 }
 
-export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
+export interface GpioHardwareEvents {
+  input: [event: InputEvent];
+  /** The mute switch or button and the volume buttons (controls.ts). */
+  control: [event: ControlEvent];
+}
+
+export class GpioHardware extends EventEmitter<GpioHardwareEvents> {
   readonly board: GpioBoard;
   readonly #button: ButtonGestures;
+  /** The configured control lines' debouncers (gpio.mute, gpio.volumeUp, gpio.volumeDown). */
+  readonly #controls = new Map<ControlLine, DebouncedLine>();
   readonly #d: GpioHardwareDeps;
   /** The GPIO LEDs, or undefined when an APA102 chain draws the indicator. */
   readonly #gpioLeds: GpioLeds | undefined;
@@ -70,6 +79,29 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
       this.emit('input', event);
     });
     this.#gpioLeds = this.#apa102 === undefined ? new GpioLeds(this.board, d.clock) : undefined;
+    for (const name of ['mute', 'volumeUp', 'volumeDown'] as const) {
+      const c = d.gpio[name];
+      if (c === undefined) continue;
+      const line = new DebouncedLine(d.clock, c.debounceMs, log.child({ part: name }), name);
+      line.on('level', (active, atStart) => {
+        const event = controlEvent(name, active, atStart, d.gpio.mute);
+        if (event === undefined) return;
+        log.debug({ control: event }, describeControl(event));
+        this.emit('control', event);
+      });
+      this.#controls.set(name, line);
+    }
+  }
+
+  /**
+   * The mute switch's position (true = muted) as read since open, or undefined without a mute
+   * switch: the composition root applies it before the daemon starts ("a switch wins").
+   */
+  get muteSwitch(): boolean | undefined {
+    const mute = this.#d.gpio.mute;
+    const state = this.#controls.get('mute')?.state;
+    if (mute?.kind !== 'switch' || state === undefined || state === 'unknown') return undefined;
+    return (state === 'active') === (mute.mutedWhen === 'active');
   }
 
   /**
@@ -84,7 +116,14 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
       if (!spi.ok) return spi;
       this.#spi = spi.value;
     }
-    const opened = this.board.open((pressed) => this.#button.edge(pressed));
+    const opened = this.board.open(
+      (pressed) => this.#button.edge(pressed),
+      (name, active, initial) => {
+        const line = this.#controls.get(name);
+        if (initial) line?.initial(active);
+        else line?.edge(active);
+      },
+    );
     if (!opened.ok) {
       this.#closeSpi();
       return opened;
@@ -114,6 +153,7 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
    */
   close(): void {
     this.#button.stop();
+    for (const line of this.#controls.values()) line.stop();
     this.#gpioLeds?.off();
     this.#ring?.close();
     this.#ring = undefined;
@@ -134,4 +174,21 @@ export class GpioHardware extends EventEmitter<{ input: [event: InputEvent] }> {
       );
     }
   }
+}
+
+/**
+ * A control line's settled level as an event: a switch reports its position (start included), a
+ * button its presses (a settled release is nothing; a button held at start is no press).
+ */
+export function controlEvent(
+  name: ControlLine,
+  active: boolean,
+  atStart: boolean,
+  mute: GpioConfig['mute'],
+): ControlEvent | undefined {
+  if (name === 'mute' && mute?.kind === 'switch') {
+    return { kind: 'muteSwitch', muted: active === (mute.mutedWhen === 'active'), atStart };
+  }
+  if (!active || atStart) return undefined;
+  return name === 'mute' ? { kind: 'muteToggle' } : { kind: name };
 }

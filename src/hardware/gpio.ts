@@ -142,6 +142,13 @@ interface Opened {
 
 export type BoardState = 'closed' | 'open' | 'failed';
 
+/** The optional input lines beside the talk button (issue 15 §3), by their config key. */
+export const CONTROL_LINES = ['mute', 'volumeUp', 'volumeDown'] as const;
+export type ControlLine = (typeof CONTROL_LINES)[number];
+
+/** A control line's logical level (true = active), first as read at export (`initial`), then per edge. */
+export type ControlListener = (line: ControlLine, active: boolean, initial: boolean) => void;
+
 /**
  * The configured lines, exported and configured, or none: `open()` either exports them all or
  * unexports what it had and reports the first failure. `close()` turns the LEDs off and unexports
@@ -173,7 +180,7 @@ export class GpioBoard {
    * Exports the button (input, both edges) and the LEDs (outputs, off). `onButton` gets the
    * logical level on every edge: true = pressed (active-low already applied by the kernel).
    */
-  open(onButton: (pressed: boolean) => void): GpioResult<void> {
+  open(onButton: (pressed: boolean) => void, onControl?: ControlListener): GpioResult<void> {
     if (this.#state === 'open') return { ok: true, value: undefined };
     const { config, log } = this.#d;
     const chip = resolveChip(this.#d.root, config.chipLabel);
@@ -187,6 +194,17 @@ export class GpioBoard {
     const opened = this.#export('button', button.value, config.button.line, 'in', config.button.activeLow);
     if (!opened.ok) return this.#fail(opened.fault);
     this.#button = opened.value;
+    // The controls are inputs wired like the button (to GND with a pull-up, active low by default).
+    const controls: { readonly name: ControlLine; readonly line: GpioLine }[] = [];
+    for (const name of CONTROL_LINES) {
+      const c = config[name];
+      if (c === undefined) continue;
+      const n = sysfsNumber(chip.value, c.line, `gpio.${name}.line`);
+      if (!n.ok) return this.#fail(n.fault);
+      const got = this.#export(name, n.value, c.line, 'in', c.activeLow);
+      if (!got.ok) return this.#fail(got.fault);
+      controls.push({ name, line: got.value.line });
+    }
     for (const [i, led] of config.leds.entries()) {
       const n = sysfsNumber(chip.value, led.line, `gpio.leds[${i}].line`);
       if (!n.ok) return this.#fail(n.fault);
@@ -214,6 +232,20 @@ export class GpioBoard {
       });
     } catch (err) {
       return this.#fail(fault(ErrorCode.Gpio, `cannot watch the button line: ${describeError(err)}`));
+    }
+    for (const { name, line } of controls) {
+      try {
+        onControl?.(name, line.readSync() === 1, true);
+        line.watch((err, value) => {
+          if (err) {
+            log.warn({ code: ErrorCode.Gpio, err: describeError(err) }, `${name} interrupt failed`);
+            return;
+          }
+          onControl?.(name, value === 1, false);
+        });
+      } catch (err) {
+        return this.#fail(fault(ErrorCode.Gpio, `cannot watch the ${name} line: ${describeError(err)}`));
+      }
     }
     this.#state = 'open';
     log.info(

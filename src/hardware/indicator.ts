@@ -6,8 +6,9 @@
 import { CONVERSATION_STATES, type ConversationState } from '../conversation/conversation-state.js';
 import { LINK_STATES, type LinkState, linkAtRest } from '../session/session-port.js';
 
-export type IndicatorName = 'off' | 'muted' | ConversationState;
-export type IndicatorColor = 'off' | 'red' | 'green' | 'blue';
+export type IndicatorName = 'off' | 'muted' | 'privacy' | ConversationState;
+/** amber: the red and green channels of an RGB LED together. */
+export type IndicatorColor = 'off' | 'red' | 'green' | 'blue' | 'amber';
 export type IndicatorPattern = 'off' | 'steady' | 'slow-blink' | 'fast-blink';
 
 export interface Indicator {
@@ -34,6 +35,13 @@ const INDICATORS: { readonly [N in IndicatorName]: Indicator & { readonly name: 
   // Not a firmware state: the mic delivers only digital silence (a mute switch, a capture switch
   // turned off in the mixer). Red like listening, blinking slowly: "I cannot hear you".
   muted: { name: 'muted', color: 'red', pattern: 'slow-blink' },
+  // Not a firmware state either: the person's privacy mute (audio/privacy.ts). A name of its own,
+  // not 'muted': that one is a fault found by listening (zeros from the mic, shown only where the
+  // person is about to talk, and it goes away when the mic is fixed); this one is a promise the
+  // person asked for, shown whenever the device is at rest, and it must never read as listening
+  // (red) or as a fault (a blink), nor take a colour of the link or the reply (blue, green): amber
+  // (red + green) steady.
+  privacy: { name: 'privacy', color: 'amber', pattern: 'steady' },
 };
 for (const indicator of Object.values(INDICATORS)) Object.freeze(indicator);
 
@@ -60,6 +68,7 @@ const RED: Rgb = Object.freeze({ r: 255, g: 0, b: 0 });
 const GREEN: Rgb = Object.freeze({ r: 0, g: 255, b: 0 });
 const BLUE: Rgb = Object.freeze({ r: 0, g: 0, b: 255 });
 const DARK: Rgb = Object.freeze({ r: 0, g: 0, b: 0 });
+const AMBER: Rgb = Object.freeze({ r: 255, g: 96, b: 0 });
 
 /**
  * What a ring of RGB LEDs shows per indicator: the GPIO LEDs' colour and pattern (INDICATORS
@@ -80,6 +89,7 @@ export const RING_LOOKS: Readonly<Record<IndicatorName, RingLook>> = Object.free
   offline: { rgb: BLUE, motion: 'slow-blink' },
   error: { rgb: RED, motion: 'fast-blink' },
   muted: { rgb: RED, motion: 'slow-blink' },
+  privacy: { rgb: AMBER, motion: 'steady' },
 });
 
 export { CONVERSATION_STATES, LINK_STATES };
@@ -98,9 +108,15 @@ export function indicatorFor(
   conversation: ConversationState,
   link: LinkState,
   mic: MicHealth = 'ok',
+  privacy: 'unmuted' | 'muted' = 'unmuted',
 ): Indicator {
   // The daemon is shutting down: dark, whatever the conversation last was.
   if (link === 'stopped') return INDICATORS.off;
+  // The privacy mute at rest (idle or offline: nothing can listen then anyway), over a mic fault
+  // and over offline: the person's question is "is it listening?". What the device does (a reply
+  // playing, connecting after a long press, activating, an error) still shows as itself.
+  if (privacy === 'muted' && (conversation === 'idle' || conversation === 'offline'))
+    return INDICATORS.privacy;
   // A dead mic makes the button useless: say so (design.md §3.4), except while a reply still
   // plays (the speaker works) and while activating (the code matters more).
   if (mic === 'fault' && conversation !== 'speaking' && conversation !== 'activating')

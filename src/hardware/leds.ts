@@ -14,9 +14,14 @@ export interface LedLines {
   setLed(role: LedRole, on: boolean): void;
 }
 
-/** Which roles light for a colour: its own channel, and a mono `status` LED for every colour. */
+/**
+ * Which roles light for a colour: its own channel (amber: red and green together, which a mono
+ * red or green LED shows as its own colour), and a mono `status` LED for every colour.
+ */
 export function rolesFor(color: IndicatorColor): ReadonlySet<LedRole> {
-  return color === 'off' ? new Set() : new Set<LedRole>([color, 'status']);
+  if (color === 'off') return new Set();
+  if (color === 'amber') return new Set<LedRole>(['red', 'green', 'status']);
+  return new Set<LedRole>([color, 'status']);
 }
 
 export class GpioLeds {

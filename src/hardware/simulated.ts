@@ -134,6 +134,7 @@ const ANSI: Readonly<Record<IndicatorColor, string>> = {
   red: '\u001b[31m',
   green: '\u001b[32m',
   blue: '\u001b[34m',
+  amber: '\u001b[33m',
 };
 const ANSI_RESET = '\u001b[0m';
 

@@ -8,7 +8,8 @@
  * and adds what a Linux board knows, e.g.
  * `{"audio_speaker":{"volume":60},"network":{"type":"wifi","interface":"wlan0","address":"192.168.1.23"},
  *   "chip":{"temperature":48.3},"uptime_s":3600,"memory":{"total_bytes":…,"available_bytes":…},
- *   "connection":"ready"}`.
+ *   "connection":"ready","microphone":{"muted":false}}`. `microphone.muted` is the privacy mute
+ * (audio/privacy.ts; the firmware has no mute and no such key), absent on a device without one.
  */
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
@@ -39,6 +40,8 @@ export interface DeviceStatusSource {
   memory(): MaybePromise<MemoryStatus | undefined>;
   /** The link state (session/session-port.ts LinkState), e.g. "ready". */
   connection(): MaybePromise<string | undefined>;
+  /** The privacy mute; absent (or undefined) on a device without a mute switch or button. */
+  muted?(): MaybePromise<boolean | undefined>;
 }
 
 export interface DeviceStatus {
@@ -48,6 +51,7 @@ export interface DeviceStatus {
   readonly uptime_s?: number;
   readonly memory?: { readonly total_bytes: number; readonly available_bytes: number };
   readonly connection?: string;
+  readonly microphone?: { readonly muted: boolean };
 }
 
 /** Reads every field; one failing input never costs the others. Never rejects. */
@@ -60,13 +64,14 @@ export async function readDeviceStatus(source: DeviceStatusSource, log: Logger):
       return undefined;
     }
   };
-  const [volume, network, uptime, temp, memory, connection] = await Promise.all([
+  const [volume, network, uptime, temp, memory, connection, muted] = await Promise.all([
     field('volume', () => source.volume()),
     field('network', () => source.network()),
     field('uptime', () => source.uptimeS()),
     field('cpu temperature', () => source.cpuTempC()),
     field('memory', () => source.memory()),
     field('connection', () => source.connection()),
+    field('mute', () => source.muted?.()),
   ]);
   return {
     audio_speaker: volume === undefined ? {} : { volume },
@@ -77,6 +82,7 @@ export async function readDeviceStatus(source: DeviceStatusSource, log: Logger):
       ? {}
       : { memory: { total_bytes: memory.totalBytes, available_bytes: memory.availableBytes } }),
     ...(connection === undefined ? {} : { connection }),
+    ...(muted === undefined ? {} : { microphone: { muted } }),
   };
 }
 
@@ -129,6 +135,8 @@ export interface SystemStatusDeps {
   readonly volume: () => number | undefined;
   /** e.g. `() => supervisor.state`. */
   readonly connection: () => string | undefined;
+  /** e.g. `() => daemon.muted`; absent without a mute switch or button. */
+  readonly muted?: () => boolean | undefined;
   readonly log: Logger;
   /** Test seams; the defaults are the real paths and module. */
   readonly thermalFile?: string;
@@ -152,6 +160,10 @@ export class SystemStatusSource implements DeviceStatusSource {
 
   connection(): string | undefined {
     return this.#d.connection();
+  }
+
+  muted(): boolean | undefined {
+    return this.#d.muted?.();
   }
 
   uptimeS(): number {

@@ -153,7 +153,8 @@ export function setVolumeTool(volume: VolumeControl, log: Logger): McpTool {
       if (typeof level !== 'number') throw new TypeError('volume is not a number');
       const from = volume.level;
       await volume.set(level);
-      log.info({ volume: level, from }, `volume ${from} → ${level} (MCP)`);
+      // Debug: the daemon's volume control (audio/controls.ts) logs the change at info, once.
+      log.debug({ volume: level, from }, `set_volume: ${from} → ${level}`);
       return 'true';
     },
   };

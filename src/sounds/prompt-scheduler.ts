@@ -28,14 +28,19 @@ import { StateCell } from '../core/state.js';
 import { type Digit, digitClip, type Earcon, earconClip, isDigit, type SoundLanguage } from './clips.js';
 import type { SoundBank } from './sound-bank.js';
 
+/** What a played prompt is: an earcon, or a reading of the activation code. */
+export type Prompt =
+  | { readonly kind: 'earcon'; readonly earcon: Earcon }
+  | { readonly kind: 'code'; readonly code: string };
+
 /** The speaker as the scheduler sees it; the daemon implements it on the playback sink. */
 export interface PromptOutput {
   /**
    * Play mono S16_LE `pcm` at `rate` now. Called only while no TTS stream is open. The wiring:
    * `sink.begin(rate); sink.write(pcm); sink.end()` — the same sink, device, volume and aborts as
-   * the replies.
+   * the replies. `prompt` says what it is (the uplink's echo gate arms on the listening chime).
    */
-  play(pcm: Buffer, rate: number): void;
+  play(pcm: Buffer, rate: number, prompt: Prompt): void;
   /** Silence the prompt now (`sink.abort()`). Never called once TTS has started (it would cut the reply). */
   stop(): void;
   /** A reply's `sink.begin()` has replaced the prompt's stream: forget it, touch nothing. */
@@ -80,6 +85,8 @@ interface Activation {
   readonly code: string;
   readonly digits: readonly Digit[];
   due: boolean;
+  /** The wait ended by a press (lastReading): spoken once more, then forgotten. */
+  last: boolean;
 }
 
 export class PromptScheduler {
@@ -148,7 +155,7 @@ export class PromptScheduler {
     if (this.state === 'code') this.#cut('a new activation code');
     this.#clock.clearTimeout(this.#repeatTimer);
     this.#repeatTimer = undefined;
-    this.#activation = digits.length > 0 ? { code, digits, due: true } : undefined;
+    this.#activation = digits.length > 0 ? { code, digits, due: true, last: false } : undefined;
     this.#schedule();
   }
 
@@ -159,6 +166,22 @@ export class PromptScheduler {
     a.due = true;
     this.#clock.clearTimeout(this.#repeatTimer);
     this.#repeatTimer = undefined;
+    this.#schedule();
+  }
+
+  /**
+   * The wait for activation ended by a press (the device skips it, as the firmware does on a press,
+   * whose check loop then speaks the code again): the code is spoken once more — the person who
+   * pressed hears it — and not repeated after. A reading under way finishes and counts as that one.
+   */
+  lastReading(): void {
+    const a = this.#activation;
+    if (this.state === 'stopped' || !a) return;
+    a.last = true;
+    this.#clock.clearTimeout(this.#repeatTimer);
+    this.#repeatTimer = undefined;
+    if (this.state === 'code') return;
+    a.due = true;
     this.#schedule();
   }
 
@@ -239,14 +262,17 @@ export class PromptScheduler {
       } else if (p.current && !p.current()) {
         this.#log.debug({ earcon: p.earcon }, `earcon ${p.earcon} dropped: no longer current`);
       } else {
-        this.#start('earcon', [this.#bank.get(earconClip(p.earcon)).pcm], `earcon ${p.earcon}`);
+        this.#start('earcon', [this.#bank.get(earconClip(p.earcon)).pcm], {
+          kind: 'earcon',
+          earcon: p.earcon,
+        });
         return;
       }
     }
     const a = this.#activation;
     if (a?.due) {
       a.due = false;
-      this.#start('code', this.#codePcm(a.digits), `activation code ${a.code}`);
+      this.#start('code', this.#codePcm(a.digits), { kind: 'code', code: a.code });
     }
   }
 
@@ -258,7 +284,8 @@ export class PromptScheduler {
     });
   }
 
-  #start(kind: 'earcon' | 'code', parts: readonly Buffer[], what: string): void {
+  #start(kind: 'earcon' | 'code', parts: readonly Buffer[], prompt: Prompt): void {
+    const what = prompt.kind === 'earcon' ? `earcon ${prompt.earcon}` : `activation code ${prompt.code}`;
     const pcm = parts.length === 1 && parts[0] ? parts[0] : Buffer.concat(parts);
     const ms = (pcm.length / 2 / this.#bank.rate) * 1000;
     this.#cell.transition(kind, `playing ${what}`, { prompt_ms: Math.round(ms) });
@@ -271,7 +298,7 @@ export class PromptScheduler {
       this.#endPrompt('idle', 'end assumed', 'spoken');
       this.#next();
     }, ms + this.#o.endSlackMs);
-    this.#out.play(pcm, this.#bank.rate);
+    this.#out.play(pcm, this.#bank.rate, prompt);
   }
 
   /** Ours is cut on purpose (a newer earcon, activation done): silence it, the caller goes on. */
@@ -287,7 +314,10 @@ export class PromptScheduler {
     this.#endTimer = undefined;
     const a = this.#activation;
     if (was === 'code' && a) {
-      if (how === 'spoken') {
+      if (how === 'spoken' && a.last) {
+        this.#activation = undefined;
+        this.#log.info(`activation code ${a.code} spoken once more after the press; not repeated`);
+      } else if (how === 'spoken') {
         this.#repeatTimer = this.#clock.setTimeout(() => {
           this.#repeatTimer = undefined;
           a.due = true;

@@ -11,7 +11,7 @@
  */
 import type { AudioSink } from '../audio/audio-port.js';
 import type { Fault } from '../core/errors.js';
-import type { PromptOutput } from './prompt-scheduler.js';
+import type { Prompt, PromptOutput } from './prompt-scheduler.js';
 
 export interface PromptEnd {
   outputEnded(how: 'drained' | 'fault'): void;
@@ -32,7 +32,7 @@ export class SinkPromptOutput implements PromptOutput {
     this.#end = end;
   }
 
-  play(pcm: Buffer, rate: number): void {
+  play(pcm: Buffer, rate: number, _prompt?: Prompt): void {
     this.#state = 'playing';
     this.sink.begin(rate);
     this.sink.write(pcm);

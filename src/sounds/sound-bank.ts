@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { isOpusRate, OpusDecoder, type OpusRate } from '../audio/opus.js';
 import { describeError } from '../core/errors.js';
 import { ALL_CLIPS, type ClipName } from './clips.js';
-import { type ParsedPack, parsePack, SoundAssetError } from './sound-pack.js';
+import { type PackClip, type PackHeader, type ParsedPack, parsePack, SoundAssetError } from './sound-pack.js';
 
 /** The committed pack, relative to this file in src/ and in dist/src/. */
 export const DEFAULT_SOUND_PACK = fileURLToPath(
@@ -45,51 +45,72 @@ export class SoundBank {
   }
 }
 
-/** Reads and decodes the pack at `file`; throws SoundAssetError if it is missing or damaged. */
-export async function loadSoundBank(file: string, rate: number): Promise<SoundBank> {
-  if (!isOpusRate(rate)) throw new RangeError(`sound bank rate must be an Opus rate, got ${rate}`);
+/** Reads and checks the pack at `file`; throws SoundAssetError if it is missing or damaged. */
+export async function readSoundPack(file: string): Promise<ParsedPack> {
   let data: Buffer;
   try {
     data = await readFile(file);
   } catch (err) {
     throw new SoundAssetError(file, `cannot read: ${describeError(err)}`);
   }
-  return decodeSoundBank(parsePack(data, file), rate, file);
+  return parsePack(data, file);
+}
+
+/** Reads and decodes the pack at `file`; throws SoundAssetError if it is missing or damaged. */
+export async function loadSoundBank(file: string, rate: number): Promise<SoundBank> {
+  if (!isOpusRate(rate)) throw new RangeError(`sound bank rate must be an Opus rate, got ${rate}`);
+  return decodeSoundBank(await readSoundPack(file), rate, file);
 }
 
 /** Decodes a parsed pack to PCM at `rate`. */
 export function decodeSoundBank(pack: ParsedPack, rate: OpusRate, file: string): SoundBank {
   const missing = ALL_CLIPS.filter((name) => !pack.clips.has(name));
   if (missing.length > 0) throw new SoundAssetError(file, `missing clips: ${missing.join(', ')}`);
-  const { header } = pack;
-  const scale = rate / header.rate;
-  const skipBytes = Math.round(header.preSkip * scale) * 2;
   const decoder = new OpusDecoder(rate);
   const clips = new Map<ClipName, Clip>();
   try {
     for (const clip of pack.clips.values()) {
-      decoder.reset();
-      const parts: Buffer[] = [];
-      for (const [i, packet] of clip.packets.entries()) {
-        const pcm = decoder.decode(packet);
-        if (!Buffer.isBuffer(pcm))
-          throw new SoundAssetError(file, `clip ${clip.name} packet ${i}: ${pcm.message}`);
-        parts.push(pcm);
-      }
-      const all = Buffer.concat(parts);
-      const wantBytes = Math.round(clip.samples * scale) * 2;
-      if (all.length < skipBytes + wantBytes) {
-        throw new SoundAssetError(
-          file,
-          `clip ${clip.name} decodes to ${all.length} bytes, expected ≥ ${skipBytes + wantBytes}`,
-        );
-      }
-      // A copy, so the decoder's concatenation buffer is not kept alive by a view.
-      const pcm = Buffer.from(all.subarray(skipBytes, skipBytes + wantBytes));
+      const pcm = decodeClip(decoder, pack.header, clip, file);
       clips.set(clip.name, { name: clip.name, pcm, ms: (pcm.length / 2 / rate) * 1000 });
     }
   } finally {
     decoder.delete();
   }
   return new SoundBank(rate, clips);
+}
+
+/** One clip of a parsed pack decoded at `rate` (the uplink gate's 16 kHz listening chime). */
+export function decodeOneClip(pack: ParsedPack, name: ClipName, rate: OpusRate, file: string): Buffer {
+  const clip = pack.clips.get(name);
+  if (!clip) throw new SoundAssetError(file, `missing clips: ${name}`);
+  const decoder = new OpusDecoder(rate);
+  try {
+    return decodeClip(decoder, pack.header, clip, file);
+  } finally {
+    decoder.delete();
+  }
+}
+
+function decodeClip(decoder: OpusDecoder, header: PackHeader, clip: PackClip, file: string): Buffer {
+  const rate = decoder.rate;
+  const scale = rate / header.rate;
+  const skipBytes = Math.round(header.preSkip * scale) * 2;
+  decoder.reset();
+  const parts: Buffer[] = [];
+  for (const [i, packet] of clip.packets.entries()) {
+    const pcm = decoder.decode(packet);
+    if (!Buffer.isBuffer(pcm))
+      throw new SoundAssetError(file, `clip ${clip.name} packet ${i}: ${pcm.message}`);
+    parts.push(pcm);
+  }
+  const all = Buffer.concat(parts);
+  const wantBytes = Math.round(clip.samples * scale) * 2;
+  if (all.length < skipBytes + wantBytes) {
+    throw new SoundAssetError(
+      file,
+      `clip ${clip.name} decodes to ${all.length} bytes, expected ≥ ${skipBytes + wantBytes}`,
+    );
+  }
+  // A copy, so the decoder's concatenation buffer is not kept alive by a view.
+  return Buffer.from(all.subarray(skipBytes, skipBytes + wantBytes));
 }

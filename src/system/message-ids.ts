@@ -61,4 +61,5 @@ export const CodeMessageId: Readonly<Record<ErrorCode, string>> = {
   [ErrorCode.OtaInvalid]: 'a6b515543bc14ce8b310c967b8d12941',
   [ErrorCode.OtaRejected]: '679691fc55e64b9085529b19cd2a87f6',
   [ErrorCode.OtaNoWebsocket]: '8a562ee85c0f45fdb0225a1846dd109f',
+  [ErrorCode.WakeWord]: '2c2927e0e7f24239ae5a22ef4d531db1',
 };

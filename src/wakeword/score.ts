@@ -14,13 +14,13 @@ import { type Random, seededRandom } from '../core/random.js';
 import { WakeWordEngine } from './engine.js';
 import { FRAME_SAMPLES, SAMPLE_RATE } from './features.js';
 import { WakeWordError } from './onnx.js';
+import { Trigger } from './trigger.js';
 import { parseWav16kMono } from './wav.js';
 
 /** predict_clip's default padding=1: one second of zeros on each side. */
 export const CLIP_PADDING_SAMPLES = SAMPLE_RATE;
 export const DEFAULT_THRESHOLD = 0.5;
 export const DEFAULT_REFRACTORY_MS = 2_000;
-const FRAME_MS = (FRAME_SAMPLES * 1000) / SAMPLE_RATE;
 
 /** The clip as predict_clip feeds it: padded, and cut to whole chunks (`range(0, len - 1280, 1280)`). */
 export function clipFrames(samples: number, padSamples: number): number {
@@ -52,23 +52,11 @@ export async function scoreClip(
   return traces;
 }
 
-/**
- * Detections in a trace: a frame whose score reaches the threshold after a frame below it (one
- * utterance is one detection however long it stays high), and not within `refractoryMs` of the
- * previous detection. On the reference clips this gives exactly its `events_debounced_1s`.
- */
+/** The frames of a trace that fire (trigger.ts: threshold crossing, then refractoryMs). */
 export function detections(trace: ArrayLike<number>, threshold: number, refractoryMs: number): number[] {
   const out: number[] = [];
-  let above = false;
-  let last = Number.NEGATIVE_INFINITY;
-  for (let k = 0; k < trace.length; k++) {
-    const hit = (trace[k] ?? 0) >= threshold;
-    if (hit && !above && (k - last) * FRAME_MS >= refractoryMs) {
-      out.push(k);
-      last = k;
-    }
-    above = hit;
-  }
+  const trigger = new Trigger(threshold, refractoryMs);
+  for (let k = 0; k < trace.length; k++) if (trigger.push(trace[k] ?? 0)) out.push(k);
   return out;
 }
 

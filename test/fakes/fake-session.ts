@@ -19,6 +19,8 @@ export class FakeSession extends EventEmitter<SessionEvents> implements SessionP
   readonly refused: ClientMessage[] = [];
   /** Opus packets handed to the "socket". */
   readonly audio: Buffer[] = [];
+  /** What reached the "socket", messages and audio interleaved in order: `audio`, `listen start auto`, … */
+  readonly wire: string[] = [];
   audioRefused = 0;
   readonly connectNowCalls: string[] = [];
   readonly reconnectFreshCalls: string[] = [];
@@ -32,13 +34,16 @@ export class FakeSession extends EventEmitter<SessionEvents> implements SessionP
     this.onSend?.(message);
     const ok = this.sendResult && this.state === 'ready';
     (ok ? this.sent : this.refused).push(message);
+    if (ok) this.wire.push(describeMessage(message));
     return ok;
   }
 
   sendAudio(opus: Buffer): boolean {
     const ok = this.sendAudioResult && this.state === 'ready';
-    if (ok) this.audio.push(opus);
-    else this.audioRefused++;
+    if (ok) {
+      this.audio.push(opus);
+      this.wire.push('audio');
+    } else this.audioRefused++;
     return ok;
   }
 
@@ -118,11 +123,13 @@ export class FakeSession extends EventEmitter<SessionEvents> implements SessionP
     this.sent.length = 0;
     this.refused.length = 0;
     this.audio.length = 0;
+    this.wire.length = 0;
     this.audioRefused = 0;
   }
 }
 
 export function describeMessage(m: ClientMessage): string {
+  if (m.type === 'abort') return m.reason === undefined ? 'abort' : `abort ${m.reason}`;
   if (m.type !== 'listen') return m.type;
   return m.state === 'start' ? `listen start ${m.mode}` : `listen ${m.state}`;
 }

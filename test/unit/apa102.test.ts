@@ -123,7 +123,7 @@ test('every colour order puts the bytes where it says, and decodes back', () => 
 });
 
 test('every indicator has a ring look whose colour is the GPIO colour', () => {
-  const rgbOf = { off: DARK, red: RED, green: GREEN, blue: BLUE };
+  const rgbOf = { off: DARK, red: RED, green: GREEN, blue: BLUE, amber: { r: 255, g: 96, b: 0 } };
   for (const [name, indicator] of Object.entries(INDICATORS_BY_NAME)) {
     const look = RING_LOOKS[name as IndicatorName];
     assert.ok(look, name);

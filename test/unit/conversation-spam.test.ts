@@ -23,11 +23,14 @@ const DOWN_STATES: readonly LinkState[] = [
   'idle',
 ];
 
-for (const [mode, seed] of [
-  ['toggle', 20240501],
-  ['push-to-talk', 777],
+// The third run adds wake words (wake.ts, with wakeWord.duringSpeech on: every state acts on them);
+// the first two draw exactly the sequences they always did (a weight of 0 changes no choice).
+for (const [mode, seed, wake] of [
+  ['toggle', 20240501, false],
+  ['push-to-talk', 777, false],
+  ['toggle', 4242, true],
 ] as const) {
-  test(`button spam (${mode}): ${STEPS} random steps of input, server events and time keep every invariant`, () => {
+  test(`button spam (${mode}${wake ? ', wake words' : ''}): ${STEPS} random steps of input, server events and time keep every invariant`, () => {
     const random = seededRandom(seed);
     const pick = <T>(xs: readonly T[]): T => {
       const x = xs[Math.floor(random() * xs.length)];
@@ -52,7 +55,18 @@ for (const [mode, seed] of [
       checkInvariants: true,
     });
     const { log, lines } = captureLogger('info');
-    const conv = new Conversation({ session, source, sink, encoder, decoder, clock, config, log });
+    const conv = new Conversation({
+      session,
+      source,
+      sink,
+      encoder,
+      decoder,
+      clock,
+      config,
+      log,
+      wakeWord: { duringSpeech: true },
+    });
+    const wakePcm = Buffer.concat(Array.from({ length: 25 }, () => toneFrame()));
 
     let last: ConversationState = conv.state;
     const visited = new Set<ConversationState>();
@@ -62,7 +76,11 @@ for (const [mode, seed] of [
       last = to;
       visited.add(to);
     });
-    conv.on('turn', () => turns++);
+    let wakeTurns = 0;
+    conv.on('turn', (t) => {
+      turns++;
+      if (t.trigger === 'wake') wakeTurns++;
+    });
     conv.start();
 
     const steps: Record<string, () => void> = {
@@ -109,6 +127,7 @@ for (const [mode, seed] of [
       speakerFault: () => sink.fail(fault(ErrorCode.AudioSink, 'aplay exited 1')),
       drained: () => sink.drain(),
       activation: () => conv.setActivating(random() < 0.5 ? '123456' : undefined),
+      wake: () => conv.wake({ phrase: 'alexa', audio: wakePcm }),
     };
     // Inputs dominate; server events and time come next; faults and odd things are rare.
     const weights: [string, number][] = [
@@ -132,6 +151,7 @@ for (const [mode, seed] of [
       ['speakerFault', 0.5],
       ['drained', 4],
       ['activation', 0.3],
+      ['wake', wake ? 10 : 0],
     ];
     const total = weights.reduce((s, [, w]) => s + w, 0);
     const choose = (): string => {
@@ -168,6 +188,7 @@ for (const [mode, seed] of [
     for (const s of CONVERSATION_STATES)
       assert.ok(visited.has(s), `state ${s} visited (saw ${[...visited]})`);
     assert.ok(turns > 100, `${turns} turns completed or ended`);
+    if (wake) assert.ok(wakeTurns > 50, `${wakeTurns} wake-word turns`);
     assert.deepEqual(
       lines.filter((l) => l.code === ErrorCode.Invariant).map((l) => l.msg),
       [],

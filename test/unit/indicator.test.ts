@@ -11,7 +11,7 @@ import {
 } from '../../src/hardware/indicator.js';
 import type { LinkState } from '../../src/session/session-port.js';
 
-const COLORS = new Set(['off', 'red', 'green', 'blue']);
+const COLORS = new Set(['off', 'red', 'green', 'blue', 'amber']);
 const PATTERNS = new Set(['off', 'steady', 'slow-blink', 'fast-blink']);
 
 /** design.md §3.5 / protocol.md §6.2: each name has exactly one look. */
@@ -25,6 +25,7 @@ const LOOKS: Record<Indicator['name'], [Indicator['color'], Indicator['pattern']
   offline: ['blue', 'slow-blink'],
   error: ['red', 'fast-blink'],
   muted: ['red', 'slow-blink'],
+  privacy: ['amber', 'steady'],
 };
 
 test('the lists of states are complete and distinct', () => {
@@ -50,25 +51,27 @@ test('the lists of states are complete and distinct', () => {
   ]);
 });
 
-test('the map is total: every (conversation × link × mic) triple has a valid, consistent indicator', () => {
+test('the map is total: every (conversation × link × mic × privacy) has a valid, consistent indicator', () => {
   let triples = 0;
   const seen = new Set<string>();
   for (const c of CONVERSATION_STATES) {
     for (const l of LINK_STATES) {
       for (const m of MIC_HEALTH) {
-        const ind = indicatorFor(c, l, m);
-        triples++;
-        seen.add(ind.name);
-        const at = `${c}/${l}/${m}`;
-        assert.ok(COLORS.has(ind.color), `${at}: color ${ind.color}`);
-        assert.ok(PATTERNS.has(ind.pattern), `${at}: pattern ${ind.pattern}`);
-        assert.deepEqual([ind.color, ind.pattern], LOOKS[ind.name], `${at} → ${ind.name}`);
-        assert.ok(Object.isFrozen(ind), 'indicators cannot be changed by a renderer');
-        assert.deepEqual(indicatorFor(c, l, m), ind, 'pure: same input, same output');
+        for (const p of ['unmuted', 'muted'] as const) {
+          const ind = indicatorFor(c, l, m, p);
+          triples++;
+          seen.add(ind.name);
+          const at = `${c}/${l}/${m}/${p}`;
+          assert.ok(COLORS.has(ind.color), `${at}: color ${ind.color}`);
+          assert.ok(PATTERNS.has(ind.pattern), `${at}: pattern ${ind.pattern}`);
+          assert.deepEqual([ind.color, ind.pattern], LOOKS[ind.name], `${at} → ${ind.name}`);
+          assert.ok(Object.isFrozen(ind), 'indicators cannot be changed by a renderer');
+          assert.deepEqual(indicatorFor(c, l, m, p), ind, 'pure: same input, same output');
+        }
       }
     }
   }
-  assert.equal(triples, 7 * 9 * 3);
+  assert.equal(triples, 7 * 9 * 3 * 2);
   // Every indicator of the issue's list is reachable: none is dead code in the LED adapters.
   assert.deepEqual([...seen].sort(), Object.keys(LOOKS).sort());
 });
@@ -83,6 +86,24 @@ test('a muted mic shows muted where the user is about to talk or talking', () =>
   assert.equal(indicatorFor('connecting', 'connecting', 'muted').name, 'connecting');
   assert.equal(indicatorFor('activating', 'ready', 'muted').name, 'activating');
   assert.equal(indicatorFor('listening', 'stopped', 'muted').name, 'off');
+});
+
+test('the privacy mute shows at rest, over a mic fault and offline; what the device does shows as itself', () => {
+  for (const l of ['ready', 'idle', 'backoff', 'offline'] as const) {
+    assert.equal(indicatorFor('idle', l, 'ok', 'muted').name, 'privacy', l);
+    assert.equal(indicatorFor('offline', l, 'fault', 'muted').name, 'privacy', l);
+    assert.equal(indicatorFor('idle', l, 'muted', 'muted').name, 'privacy', l);
+  }
+  assert.equal(indicatorFor('speaking', 'ready', 'ok', 'muted').name, 'speaking');
+  assert.equal(indicatorFor('connecting', 'connecting', 'ok', 'muted').name, 'connecting');
+  assert.equal(indicatorFor('activating', 'ready', 'ok', 'muted').name, 'activating');
+  assert.equal(indicatorFor('error', 'ready', 'ok', 'muted').name, 'error');
+  assert.equal(indicatorFor('idle', 'stopped', 'ok', 'muted').name, 'off');
+  // Never a look that means listening (red steady) or a fault (a blink).
+  const privacy = indicatorFor('idle', 'ready', 'ok', 'muted');
+  assert.notDeepEqual([privacy.color, privacy.pattern], LOOKS.listening);
+  assert.equal(privacy.pattern, 'steady');
+  assert.deepEqual(indicatorFor('idle', 'ready', 'ok', 'unmuted'), indicatorFor('idle', 'ready'));
 });
 
 test('a stale session renewed at rest changes nothing a person sees', () => {

@@ -137,6 +137,43 @@ test('a press while activation waits speaks the code at once and restarts the 30
   assert.deepEqual(other.output.events, []);
 });
 
+test('lastReading: the code once more, then forgotten; one under way counts as it; cut by an earcon, read again', () => {
+  const { clock, output, prompts } = rig();
+  prompts.setActivation('7');
+  clock.advance(0);
+  prompts.outputEnded('drained');
+  clock.advance(10_000);
+  prompts.lastReading();
+  clock.advance(0);
+  assert.deepEqual(output.events, ['play digit-en-7', 'play digit-en-7']);
+  prompts.outputEnded('drained');
+  clock.advance(0);
+  assert.equal(clock.pending, 0, 'no repeat timer');
+  prompts.press();
+  clock.advance(120_000);
+  assert.equal(output.events.length, 2, 'nothing after, not even on a press');
+  // A reading under way when the wait ends is that last reading.
+  const b = rig();
+  b.prompts.setActivation('7');
+  b.clock.advance(0);
+  b.prompts.lastReading();
+  b.prompts.outputEnded('drained');
+  b.clock.advance(120_000);
+  assert.deepEqual(b.output.events, ['play digit-en-7']);
+  // Cut by an earcon, the last reading is read again after it, in full.
+  const c = rig();
+  c.prompts.setActivation('7');
+  c.clock.advance(0);
+  c.prompts.lastReading();
+  c.prompts.earcon('volume');
+  c.clock.advance(0);
+  c.prompts.outputEnded('drained');
+  c.clock.advance(0);
+  c.prompts.outputEnded('drained');
+  c.clock.advance(120_000);
+  assert.deepEqual(c.output.events, ['play digit-en-7', 'stop', 'play earcon-volume', 'play digit-en-7']);
+});
+
 test('the code never plays over TTS: it waits, and is spoken in full when the reply ends', () => {
   const { clock, output, prompts } = rig();
   prompts.setTts(true);

@@ -207,7 +207,7 @@ test('detections: a rising edge through the threshold, once per refractory time'
 
 test('config: wakeWord is off with no models by default; enabled needs a model; thresholds in (0, 1]', () => {
   const w = configSchema.parse({}).wakeWord;
-  assert.deepEqual(w, { enabled: false, models: [], refractoryMs: 2000 });
+  assert.deepEqual(w, { enabled: false, models: [], refractoryMs: 2000, duringSpeech: false });
   const on = configSchema.safeParse({ wakeWord: { enabled: true } });
   assert.equal(on.success, false);
   assert.match(JSON.stringify(on.error?.issues), /wakeWord\.enabled needs at least one entry/);

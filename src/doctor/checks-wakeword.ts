@@ -7,7 +7,6 @@
  * on the wake word for every 80 ms of audio it hears. A model that fires on silence is a failure:
  * it would wake the speaker in an empty room.
  */
-import { dirname } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { describeError } from '../core/errors.js';
 import { type Random, seededRandom } from '../core/random.js';
@@ -15,6 +14,7 @@ import { createLogger, type Logger } from '../system/logger.js';
 import { WakeWordEngine } from '../wakeword/engine.js';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../wakeword/features.js';
 import { type OrtImporter, WakeWordError } from '../wakeword/onnx.js';
+import { explainWakeWordError, featureModelDirOf } from '../wakeword/preflight.js';
 import { type CheckResult, failed, pass, skip } from './check.js';
 
 export const WAKE_WORD_CHECK = 'wake word';
@@ -30,10 +30,18 @@ export interface WakeWordCheckDeps {
   readonly log?: Logger;
 }
 
-/** The message of a WakeWordError without the "; fix: …" it carries (the fix goes in its own field). */
-function withoutFix(err: WakeWordError): string {
-  const suffix = `; fix: ${err.fix}`;
-  return err.message.endsWith(suffix) ? err.message.slice(0, -suffix.length) : err.message;
+/**
+ * A load or run failure in check-config's words (preflight.ts explainWakeWordError: a runtime with
+ * no build for this platform is said as "needs a 64-bit OS"), its fix in the result's own field.
+ */
+function failure(err: unknown): CheckResult {
+  const line = explainWakeWordError(err).replace(/^wake word: /, '');
+  const at = line.lastIndexOf('; fix: ');
+  let fix = at < 0 ? undefined : line.slice(at + '; fix: '.length);
+  // deploy/install.sh --no-wake-word leaves the package out on purpose; its own flag puts it back.
+  if (err instanceof WakeWordError && err.kind === 'runtime-missing')
+    fix = `${fix ?? err.fix}; installed with deploy/install.sh --no-wake-word: run it again with --wake-word`;
+  return failed(WAKE_WORD_CHECK, at < 0 ? line : line.slice(0, at), fix);
 }
 
 export async function checkWakeWord(
@@ -42,7 +50,7 @@ export async function checkWakeWord(
 ): Promise<CheckResult> {
   const w = config.wakeWord;
   if (!w.enabled) return skip(WAKE_WORD_CHECK, 'wakeWord.enabled is false: the button only');
-  const featureModelDir = w.featureModelDir ?? dirname(w.models[0]?.path ?? '.');
+  const featureModelDir = featureModelDirOf(w);
   const log =
     deps.log ?? createLogger({ level: 'silent', format: 'json', destination: { write: () => undefined } });
   const t0 = performance.now();
@@ -56,14 +64,7 @@ export async function checkWakeWord(
       ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
     });
   } catch (err) {
-    if (!(err instanceof WakeWordError))
-      return failed(WAKE_WORD_CHECK, `loading the models failed: ${describeError(err)}`);
-    // deploy/install.sh --no-wake-word leaves the package out on purpose; its own flag puts it back.
-    const fix =
-      err.kind === 'runtime-missing'
-        ? `${err.fix}; installed with deploy/install.sh --no-wake-word: run it again with --wake-word`
-        : err.fix;
-    return failed(WAKE_WORD_CHECK, withoutFix(err), fix);
+    return failure(err);
   }
   const loadMs = performance.now() - t0;
   try {
@@ -101,7 +102,7 @@ export async function checkWakeWord(
     );
   } catch (err) {
     // The models loaded but a run failed (an output of an unexpected shape…).
-    if (err instanceof WakeWordError) return failed(WAKE_WORD_CHECK, withoutFix(err), err.fix);
+    if (err instanceof WakeWordError) return failure(err);
     return failed(
       WAKE_WORD_CHECK,
       `the models loaded but scoring failed: ${describeError(err)}`,

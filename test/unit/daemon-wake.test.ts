@@ -220,7 +220,9 @@ test('muted (privacy): a detection is logged and starts nothing; unmuted it work
   h.wake.fire();
   assert.equal(h.daemon.conversation.state, 'idle');
   assert.deepEqual(wire(c), [], 'nothing of the wake word left the device');
-  assert.ok(h.lines.some((l) => l.component === 'wakeword' && /ignored: the microphone is muted/.test(String(l.msg))));
+  assert.ok(
+    h.lines.some((l) => l.component === 'wakeword' && /ignored: the microphone is muted/.test(String(l.msg))),
+  );
   h.daemon.control({ kind: 'muteSwitch', muted: false, atStart: false });
   await new Promise((r) => setImmediate(r));
   assert.equal(h.daemon.muted, false);

@@ -107,6 +107,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   readonly conversation: Conversation;
   readonly #d: DaemonDeps;
   readonly #encoder: OpusEncoder;
+  /** The wake word's own audio is encoded apart, at complexity 0 (conversation/wake.ts says why). */
+  readonly #wakeEncoder: OpusEncoder | undefined;
   readonly #mcp: McpServer | undefined;
   readonly #decoder: OpusDecoder;
   readonly #controls: AudioControls;
@@ -134,6 +136,9 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       complexity: config.audio.opusComplexity,
       bitrate: config.audio.opusBitrate,
     });
+    this.#wakeEncoder = deps.wakeWord
+      ? new OpusEncoder({ complexity: 0, bitrate: config.audio.opusBitrate })
+      : undefined;
     this.#decoder = new OpusDecoder(config.audio.decodeRate);
     this.supervisor = new SessionSupervisor({
       connector: deps.connector,
@@ -182,7 +187,10 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       decoder: this.#decoder,
       clock,
       config: config.conversation,
-      wakeWord: { duringSpeech: config.wakeWord.duringSpeech },
+      wakeWord: {
+        duringSpeech: config.wakeWord.duringSpeech,
+        ...(this.#wakeEncoder ? { encoder: this.#wakeEncoder } : {}),
+      },
       log: log.child({ component: 'conversation' }),
       micAllowed: () => !this.muted,
     });
@@ -333,6 +341,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     await this.supervisor.stop();
     await Promise.all([this.#source.close(), this.#d.sink.close()]);
     this.#encoder.delete();
+    this.#wakeEncoder?.delete();
     this.#decoder.delete();
     this.#d.leds.render({ name: 'off', color: 'off', pattern: 'off' });
     this.#state = 'stopped';

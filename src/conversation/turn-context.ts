@@ -30,8 +30,11 @@ export interface ConversationDeps {
   readonly decoder: OpusDecoder;
   readonly clock: Clock;
   readonly config: ConversationConfig;
-  /** `wakeWord.duringSpeech` (wake.ts); absent: a wake word while speaking is ignored. */
-  readonly wakeWord?: { readonly duringSpeech: boolean };
+  /**
+   * The wake word (wake.ts): `duringSpeech` (absent: a wake word while speaking is ignored), and the
+   * encoder of the wake word's own audio (absent: the uplink's).
+   */
+  readonly wakeWord?: { readonly duringSpeech: boolean; readonly encoder?: OpusEncoder };
   /** Expected to carry `component: 'conversation'` already (the composition root names components). */
   readonly log: Logger;
   /**

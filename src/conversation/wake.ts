@@ -109,9 +109,13 @@ function wakeTurn(ctx: TurnContext, call: WakeCall): Turn {
 }
 
 /**
- * 60 ms frames through the conversation's own encoder (one encoder for the uplink, design.md §3.4),
- * aligned to the end of the audio: the detection is at its end, and what falls off the front (a
- * partial frame, or audio past the bound) is the oldest.
+ * 60 ms frames, aligned to the end of the audio: the detection is at its end, and what falls off
+ * the front (a partial frame, or audio past the bound) is the oldest. Through the wake word's own
+ * encoder at complexity 0 (daemon.ts), as the firmware: it encodes the wake word's PCM with a
+ * separate encoder set to `SetComplexity(0); // 0 is the fastest` [FW afe_wake_word.cc ·
+ * AfeWakeWord::EncodeWakeWordData]. The time this takes lies between the detection and
+ * `listen detect`: 25 frames took 33–293 ms at the uplink's complexity 5 on the CI machine and
+ * 6–21 ms at 0, so at 5 a slow board would spend most of the 300 ms latency goal here.
  */
 function encodeWakeAudio(ctx: TurnContext, pcm: Buffer): Buffer[] {
   if (pcm.length % 2 !== 0) {
@@ -124,10 +128,11 @@ function encodeWakeAudio(ctx: TurnContext, pcm: Buffer): Buffer[] {
   }
   const frames = Math.min(Math.floor(pcm.length / FRAME_BYTES), WAKE_AUDIO_FRAMES);
   const start = pcm.length - frames * FRAME_BYTES;
+  const encoder = ctx.d.wakeWord?.encoder ?? ctx.d.encoder;
   const packets: Buffer[] = [];
   for (let i = 0; i < frames; i++) {
     const at = start + i * FRAME_BYTES;
-    packets.push(ctx.d.encoder.encode(pcm.subarray(at, at + FRAME_BYTES)));
+    packets.push(encoder.encode(pcm.subarray(at, at + FRAME_BYTES)));
   }
   return packets;
 }

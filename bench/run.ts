@@ -18,7 +18,10 @@
  *  - journal:  CPU per 1,000 records logged as native journal entries vs today's `<N>` JSON lines,
  *              side by side in one child (bench/journal.ts; root: a private journal socket),
  *  - apa102:   CPU of the APA102 ring's animations (% of one core) beside a static picture, a bare
- *              timer and nothing, rendering into a null bus (bench/apa102.ts; issue 15 §2).
+ *              timer and nothing, rendering into a null bus (bench/apa102.ts; issue 15 §2),
+ *  - wakeword-cpu: CPU s per audio s of the wake-word engine, three models and one, vs the same
+ *              ONNX sessions run bare on the same frames, and vs the Python reference's figure
+ *              (bench/wakeword-cpu.ts; issue 14).
  * Prints one compact report with the goals and a summary table last. Exit status: 1 when a row
  * could not run (an error, a tool missing: the bench is broken or the machine cannot measure; either
  * way the number is missing) or a result is absurd (far past any machine's spread: a bug, not a slow
@@ -29,7 +32,8 @@
  * `npm test` (scripts/test.sh) runs it so a bench that no longer runs fails CI. Its numbers are
  * rougher (p95 of 6 presses, RSS after 60 turns) and are not the README's.
  *
- *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102]
+ *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,
+ *                                  wakeword-cpu]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -48,6 +52,7 @@ import type { ReauthResult } from './reauth.js';
 import { measureStaleCost, STALE_SPEEDUP, type StaleCost } from './stale.js';
 import { measureStartup, type StartupResult, type StartupTimes } from './startup.js';
 import { MB, mark, mb, Skipped } from './stats.js';
+import { formatWakeCpu, measureWakeCpu, REFERENCE_CPU, type WakeCpuResult } from './wakeword-cpu.js';
 
 const GOALS = {
   cpuRatio: 2.5,
@@ -65,9 +70,12 @@ const GOALS = {
   reauthMedianMs: 1500,
   idlePct: 5,
   readyMs: 2000,
+  /** Wake-word engine CPU vs its floor (the bare sessions), and vs the Python reference's figure (issue 14). */
+  wakeFloorRatio: 1.3,
+  wakeReferenceRatio: 0.6,
 } as const;
 
-const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102';
+const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,wakeword-cpu';
 
 /**
  * A result this far past its goal is not a slow machine but a broken measurement or a regression
@@ -84,6 +92,8 @@ const ABSURD = {
   journalRatio: 20,
   /** A 30 fps ring animation is about 1 % of a core here; a quarter of one is a bug. */
   apa102Pct: 25,
+  /** The engine's own work is a few copies per 80 ms frame: 3× the bare sessions is a bug. */
+  wakeFloorRatio: 3,
 } as const;
 
 /** How much each row measures: the full bench, or its short form for CI (same code paths). */
@@ -101,6 +111,7 @@ const SIZES = {
     startupRuns: 5,
     journal: { perRound: 6000, rounds: 6 },
     apa102: { seconds: 4, rounds: 3 },
+    wakeCpu: { audioSeconds: 60, runs: 7 },
   },
   short: {
     // CI's form (npm test): every row over the same code paths, each as small as still measures.
@@ -116,6 +127,7 @@ const SIZES = {
     startupRuns: 1,
     journal: { perRound: 1500, rounds: 2 },
     apa102: { seconds: 0.25, rounds: 1 },
+    wakeCpu: { audioSeconds: 10, runs: 3 },
   },
 } as const;
 
@@ -469,6 +481,28 @@ function reportApa102(rows: readonly Apa102Row[], rounds: number): void {
   );
 }
 
+function reportWakeCpu(r: WakeCpuResult): void {
+  for (const line of formatWakeCpu(r, {
+    floorRatio: GOALS.wakeFloorRatio,
+    referenceRatio: GOALS.wakeReferenceRatio,
+  }))
+    out(line);
+  for (const c of r.cases) {
+    const ratio = c.engine / c.floor;
+    const ref = c.keywords.length === 1 ? REFERENCE_CPU.one : REFERENCE_CPU.three;
+    const ok = ratio <= GOALS.wakeFloorRatio && c.engine / ref <= GOALS.wakeReferenceRatio;
+    // Scores that differ mean the floor did not run what the engine runs: the ratio would be meaningless.
+    if (c.scoreDiff > 1e-6) failures.push(`wakeword-cpu: floor and engine scores differ by ${c.scoreDiff}`);
+    absurd('wakeword-cpu', ratio > ABSURD.wakeFloorRatio);
+    row(
+      `wake-word CPU, ${c.keywords.length} model${c.keywords.length === 1 ? '' : 's'}: engine vs floor, vs reference`,
+      `${c.engine.toFixed(4)} vs ${c.floor.toFixed(4)} s/s = ${ratio.toFixed(2)}×; ${(c.engine / ref).toFixed(2)}× ${ref}`,
+      `≤ ${GOALS.wakeFloorRatio}×, ≤ ${GOALS.wakeReferenceRatio}× ref`,
+      ok,
+    );
+  }
+}
+
 /** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
 async function measureLink(
   part: 'dead-peer' | 'restart' | 'reauth',
@@ -627,6 +661,7 @@ async function main(): Promise<number> {
       (rows) => reportApa102(rows, rounds),
     );
   }
+  if (only.has('wakeword-cpu')) await part('WAKECPU', () => measureWakeCpu(size.wakeCpu), reportWakeCpu);
   printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length === 0) return 0;

@@ -1,15 +1,18 @@
 /**
  * The pure parts of the wake-word benchmarks: the corpus's seeded noise, levels, mixing, prose and
- * plans (scripts/wake-corpus.ts), and how the accuracy bench places clips and reads windows
- * (bench/wakeword-accuracy.ts).
+ * plans (scripts/wake-corpus.ts), how the accuracy bench places clips and reads windows
+ * (bench/wakeword-accuracy.ts), and how the device bench builds its mic and pairs detections with
+ * wake words (bench/wakeword-device.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import FFT from 'fft.js';
 import { detectedIn, frameEnd, leadToPhase, locate } from '../../bench/wakeword-accuracy.js';
+import { latencyCycle, matchDetections, soundEnd } from '../../bench/wakeword-device.js';
 import type { CorpusFile } from '../../scripts/make-wake-corpus.js';
 import {
   activeRms,
+  fromS16,
   mixAtSnr,
   POSITIVE_PHRASES,
   partSeed,
@@ -199,4 +202,32 @@ test('accuracy bench: a false accept is traced to its file, time and segment', (
     { file: 'a.wav', at: 1.5, voice: '', text: 'two' },
   );
   assert.equal(locate(files, starts, 33000 + 10)?.text, 'three');
+});
+
+test('device bench: the wake word ends at its last sounding sample; the cycle holds it over quiet noise', () => {
+  const clip = new Int16Array(3000);
+  clip.fill(8000, 100, 2000);
+  clip[2500] = 300; // under −40 dBFS: not the word
+  assert.equal(soundEnd(clip), 2000);
+  assert.equal(soundEnd(new Int16Array(10)), 0);
+  const { pcm, endSample } = latencyCycle(clip, 3);
+  assert.equal(endSample, 2 * 16000 + 2000);
+  assert.equal(pcm.length, 3 * 16000 * 2);
+  const s = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length / 2);
+  const bed = rms(fromS16(s.subarray(0, 16000)));
+  assert.ok(bed > 0, 'the room is never digital silence');
+  // 45 dB under the word's level (8000/32768), within the s16 rounding of so quiet a bed.
+  const db = 20 * Math.log10(8000 / 32768 / bed);
+  assert.ok(Math.abs(db - 45) < 1.5, `bed ${db.toFixed(2)} dB under the word`);
+  assert.throws(() => latencyCycle(clip, 2.1), /cannot hold/);
+});
+
+test('device bench: each detection pairs with the one wake word it answers', () => {
+  const ends = [10, 18, 26, 34];
+  // 10.05 → first; a second detect of the same word is no sample; 25.9 (early) → third; 40 → none.
+  assert.deepEqual(
+    matchDetections(ends, [10.05, 10.5, 25.9, 40], 0.3, 2).map((x) => Math.round(x)),
+    [50, -100],
+  );
+  assert.deepEqual(matchDetections(ends, [], 0.3, 2), []);
 });

@@ -14,7 +14,8 @@
  *    two sides is the engine's own work.
  *  - process.cpuUsage() (user + system of every thread of the process: onnxruntime-node runs the
  *    sessions outside the JS thread) around each pass, divided by the audio seconds fed.
- * One warm-up pass each, then `runs` rounds alternating which side goes first; medians.
+ * One warm-up pass each, then `runs` rounds, each case in turn, alternating which side goes first;
+ * medians.
  *
  * The reference figure is openWakeWord's Python implementation on this machine kind (issue 14):
  * 0.049 CPU s per audio s with three models, 0.042 with one, of which about 0.022 is the sessions.
@@ -177,12 +178,19 @@ function cpuSeconds(c0: NodeJS.CpuUsage): number {
   return (c.user + c.system) / 1e6;
 }
 
-async function measureCase(
+/** One case set up and checked: its two timed passes, and its result so far. */
+interface PreparedCase {
+  /** One round: both sides once, `engineFirst` deciding the order. */
+  round(engineFirst: boolean): Promise<void>;
+  result(): WakeCpuCase;
+  close(): Promise<void>;
+}
+
+async function prepareCase(
   ort: OrtModule,
   keywords: readonly string[],
   pcm: Int16Array,
-  runs: number,
-): Promise<WakeCpuCase> {
+): Promise<PreparedCase> {
   const audioSeconds = pcm.length / SAMPLE_RATE;
   const paths = keywords.map((k) => `${MODEL_DIR}/${k}.onnx`);
   const startup = new Float32Array(STARTUP_EMBEDDINGS * EMBEDDING_SIZE);
@@ -199,6 +207,10 @@ async function measureCase(
     log: quietLog,
   });
   const loaded: LoadedModel[] = [];
+  const close = async (): Promise<void> => {
+    await engine.close();
+    await Promise.all(loaded.map((m) => m.session.release()));
+  };
   const load = async (path: string): Promise<LoadedModel> => {
     const m = await loadModel(ort, path);
     loaded.push(m);
@@ -252,39 +264,48 @@ async function measureCase(
       await floorPass(floor, inputs);
       floorRuns.push(cpuSeconds(c0) / audioSeconds);
     };
-    for (let r = 0; r < runs; r++) {
-      // Alternate who goes first, so neither side always follows the other's GC.
-      if (r % 2 === 0) {
-        await timeEngine();
-        await timeFloor();
-      } else {
-        await timeFloor();
-        await timeEngine();
-      }
-    }
     return {
-      keywords: keywords.map((k) => modelName(k)),
-      engine: median(engineRuns),
-      floor: median(floorRuns),
-      engineRuns,
-      floorRuns,
-      scoreDiff,
+      async round(engineFirst: boolean): Promise<void> {
+        if (engineFirst) {
+          await timeEngine();
+          await timeFloor();
+        } else {
+          await timeFloor();
+          await timeEngine();
+        }
+      },
+      result: () => ({
+        keywords: keywords.map((k) => modelName(k)),
+        engine: median(engineRuns),
+        floor: median(floorRuns),
+        engineRuns,
+        floorRuns,
+        scoreDiff,
+      }),
+      close,
     };
-  } finally {
-    await engine.close();
-    await Promise.all(loaded.map((m) => m.session.release()));
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
-/** Three models, then one (hey_jarvis), each engine vs its floor. */
+/** Three models and one (hey_jarvis), each engine vs its floor. */
 export async function measureWakeCpu(o: { audioSeconds: number; runs: number }): Promise<WakeCpuResult> {
   const ort = await loadOrt();
   const pcm = speechSamples(o.audioSeconds);
-  const cases = [
-    await measureCase(ort, BENCH_KEYWORDS, pcm, o.runs),
-    await measureCase(ort, ['hey_jarvis_v0.1'], pcm, o.runs),
-  ];
-  return { audioSeconds: o.audioSeconds, runs: o.runs, cases };
+  const prepared: PreparedCase[] = [];
+  try {
+    prepared.push(await prepareCase(ort, BENCH_KEYWORDS, pcm));
+    prepared.push(await prepareCase(ort, ['hey_jarvis_v0.1'], pcm));
+    // Rounds take turns across the cases too: a neighbour's load on the shared machine then falls
+    // on every case alike, and the order of the two sides alternates so neither always follows
+    // the other's GC.
+    for (let r = 0; r < o.runs; r++) for (const c of prepared) await c.round(r % 2 === 0);
+    return { audioSeconds: o.audioSeconds, runs: o.runs, cases: prepared.map((c) => c.result()) };
+  } finally {
+    for (const c of prepared) await c.close();
+  }
 }
 
 export interface WakeCpuGoals {

@@ -13,7 +13,8 @@
  *    (src/wakeword/score.ts `detections`: the score reaching the threshold after a frame below it,
  *    not within the refractory time of the last one), per model;
  *  - then every positive, each after 2.2 s of zeros (so each is scored from the silence state,
- *    independently of the clip before) and at predict_clip's place in the 80 ms grid, detected by a model when its score reaches the threshold
+ *    independently of the clip before) and at predict_clip's place in the 80 ms grid (the full
+ *    bench also at three other places: scores move with the grid, OTHER_PHASES), detected by a model when its score reaches the threshold
  *    between the clip's start and 1 s after its end. The reference scored each clip with
  *    predict_clip (a new model, 1 s of zeros either side); the frames that differ are those that
  *    read its random start-up state, which the 2.2 s lead-in replaces by silence.
@@ -46,10 +47,15 @@ export const SETTLE_SAMPLES = Math.round(2.2 * SAMPLE_RATE);
  * zeros, i.e. 16000 mod 1280 = 640 samples into a frame.
  */
 export const CLIP_PHASE = SAMPLE_RATE % FRAME_SAMPLES;
+/**
+ * The full bench also scores every positive at these other phases (0, ¼, ¾ of a frame): on a
+ * device the wake word falls anywhere in the grid, so their mean is the recall a speaker sees.
+ */
+export const OTHER_PHASES = [0, 320, 960] as const;
 
-/** Zeros to feed at stream position `pos` so that the next sample starts CLIP_PHASE into a frame. */
-export function leadToPhase(pos: number): number {
-  return (((CLIP_PHASE - pos) % FRAME_SAMPLES) + FRAME_SAMPLES) % FRAME_SAMPLES;
+/** Zeros to feed at stream position `pos` so that the next sample starts `phase` into a frame. */
+export function leadToPhase(pos: number, phase: number = CLIP_PHASE): number {
+  return (((phase - pos) % FRAME_SAMPLES) + FRAME_SAMPLES) % FRAME_SAMPLES;
 }
 
 /** A detection up to this long after a positive's end is still that positive's. */
@@ -87,6 +93,8 @@ export interface PhraseRecall {
   readonly noisy: RecallCell;
   /** Clips of this phrase that each model (the own one included) detected. */
   readonly byModel: Readonly<Record<string, number>>;
+  /** The own model's recall with the clips at each phase of the 80 ms grid (predict_clip's first). */
+  readonly byPhase: readonly { phase: number; detected: number; total: number }[];
 }
 
 export interface AccuracyResult {
@@ -188,14 +196,17 @@ export async function measureWakeAccuracy(o: { minutes: number; short: boolean }
       await feed(pcm);
     }
     const corpusEnd = pos;
-    const windows: Array<{ p: PositiveEntry; from: number; to: number }> = [];
-    for (const p of manifest.positives) {
-      await feed(silence);
-      // predict_clip's alignment: the clip starts CLIP_PHASE samples into a frame.
-      await feed(new Int16Array(leadToPhase(pos)));
-      const pcm = parseWav16kMono(readFileSync(`${dir}/${p.file}`), p.file);
-      windows.push({ p, from: pos, to: pos + pcm.length + RECALL_TAIL_SAMPLES });
-      await feed(pcm);
+    const windows: Array<{ p: PositiveEntry; phase: number; from: number; to: number }> = [];
+    const phases = o.short ? [CLIP_PHASE] : [CLIP_PHASE, ...OTHER_PHASES];
+    for (const phase of phases) {
+      for (const p of manifest.positives) {
+        await feed(silence);
+        // predict_clip's alignment (or another phase): the clip starts `phase` samples into a frame.
+        await feed(new Int16Array(leadToPhase(pos, phase)));
+        const pcm = parseWav16kMono(readFileSync(`${dir}/${p.file}`), p.file);
+        windows.push({ p, phase, from: pos, to: pos + pcm.length + RECALL_TAIL_SAMPLES });
+        await feed(pcm);
+      }
     }
     await feed(new Int16Array(RECALL_TAIL_SAMPLES + FRAME_SAMPLES));
     const cpu = process.cpuUsage(c0);
@@ -212,18 +223,24 @@ export async function measureWakeAccuracy(o: { minutes: number; short: boolean }
       return { model, count: hits.length, perHour: hits.length / (corpusSeconds / 3600), examples };
     });
     const recall = [...new Set(manifest.positives.map((p) => p.phrase))].map((phrase) => {
-      const mine = windows.filter((w) => w.p.phrase === phrase);
+      const all = windows.filter((w) => w.p.phrase === phrase);
+      const mine = all.filter((w) => w.phase === CLIP_PHASE);
       const own = mine[0]?.p.model ?? '?';
       const ownAt = models.indexOf(own);
       const hit = (w: (typeof windows)[number], i: number): boolean =>
         detectedIn(traces.scores[i] ?? [], w.from, w.to, DEFAULT_THRESHOLD);
+      const byPhase = phases.map((phase) => ({
+        phase,
+        detected: all.filter((w) => w.phase === phase && hit(w, ownAt)).length,
+        total: all.filter((w) => w.phase === phase).length,
+      }));
       const cell = (noisy: boolean): RecallCell => {
         const ws = mine.filter((w) => (w.p.noise !== 'none') === noisy);
         return { detected: ws.filter((w) => hit(w, ownAt)).length, total: ws.length };
       };
       const byModel: Record<string, number> = {};
       for (const [i, m] of models.entries()) byModel[m] = mine.filter((w) => hit(w, i)).length;
-      return { phrase, model: own, clean: cell(false), noisy: cell(true), byModel };
+      return { phrase, model: own, clean: cell(false), noisy: cell(true), byModel, byPhase };
     });
     return {
       short: o.short,
@@ -271,6 +288,13 @@ export function formatWakeAccuracy(r: AccuracyResult): string[] {
     out.push(
       `         recall "${p.phrase}" with ${p.model}: ${d}/${t} (clean ${p.clean.detected}/${p.clean.total}, 20 dB ${p.noisy.detected}/${p.noisy.total}); reference ${ref}; other models fired on it: ${cross}`,
     );
+    if (p.byPhase.length > 1) {
+      const sum = p.byPhase.reduce((n, x) => n + x.detected, 0);
+      const all = p.byPhase.reduce((n, x) => n + x.total, 0);
+      out.push(
+        `             by where the clip starts in an 80 ms frame (samples in): ${p.byPhase.map((x) => `${x.phase}: ${x.detected}/${x.total}`).join(', ')}; all ${sum}/${all} = ${((100 * sum) / all).toFixed(0)} %`,
+      );
+    }
   }
   return out;
 }

@@ -171,6 +171,7 @@ test('accuracy bench: positives start where predict_clip starts them in the 80 m
     const lead = leadToPhase(pos);
     assert.ok(lead >= 0 && lead < 1280);
     assert.equal((pos + lead) % 1280, 16000 % 1280);
+    for (const phase of [0, 320, 960]) assert.equal((pos + leadToPhase(pos, phase)) % 1280, phase);
   }
 });
 

@@ -18,9 +18,15 @@
  *  - journal:  CPU per 1,000 records logged as native journal entries vs today's `<N>` JSON lines,
  *              side by side in one child (bench/journal.ts; root: a private journal socket),
  *  - apa102:   CPU of the APA102 ring's animations (% of one core) beside a static picture, a bare
- *              timer and nothing, rendering into a null bus (bench/apa102.ts; issue 15 §2).
+ *              timer and nothing, rendering into a null bus (bench/apa102.ts; issue 15 §2),
  *  - sounds:   press → listening earcon audible at the test speaker (real aplay), p95; press → first
- *              frame with the sounds off and on, presses interleaved (bench/sounds.ts; issue 15 §1).
+ *              frame with the sounds off and on, presses interleaved (bench/sounds.ts; issue 15 §1),
+ *  - wakeword-cpu: CPU s per audio s of the wake-word engine, three models and one, vs the same
+ *              ONNX sessions run bare on the same frames, and vs the Python reference's figure
+ *              (bench/wakeword-cpu.ts; issue 14),
+ *  - wakeword-accuracy: false accepts per hour per model on ≥ 1 h of generated espeak-ng prose with
+ *              noise, and recall on 108 synthetic positives (bench/wakeword-accuracy.ts; the corpus is
+ *              scripts/make-wake-corpus.ts, cached under .cache/wake-corpus; --short: a 5-minute slice).
  * Prints one compact report with the goals and a summary table last. Exit status: 1 when a row
  * could not run (an error, a tool missing: the bench is broken or the machine cannot measure; either
  * way the number is missing) or a result is absurd (far past any machine's spread: a bug, not a slow
@@ -31,7 +37,8 @@
  * `npm test` (scripts/test.sh) runs it so a bench that no longer runs fails CI. Its numbers are
  * rougher (p95 of 6 presses, RSS after 60 turns) and are not the README's.
  *
- *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds]
+ *   node dist/bench/run.js [--short] [--only cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,
+ *                                  sounds,wakeword-cpu,wakeword-accuracy,wakeword-device]
  *                          [--memory-node-flags=--max-semi-space-size=2] [--idle-seconds 20]
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -51,6 +58,8 @@ import { formatSounds, measureSounds, type SoundsResult } from './sounds.js';
 import { measureStaleCost, STALE_SPEEDUP, type StaleCost } from './stale.js';
 import { measureStartup, type StartupResult, type StartupTimes } from './startup.js';
 import { MB, mark, mb, Skipped } from './stats.js';
+import { type AccuracyResult, formatWakeAccuracy, measureWakeAccuracy } from './wakeword-accuracy.js';
+import { formatWakeCpu, measureWakeCpu, REFERENCE_CPU, type WakeCpuResult } from './wakeword-cpu.js';
 
 const GOALS = {
   cpuRatio: 2.5,
@@ -68,9 +77,13 @@ const GOALS = {
   reauthMedianMs: 1500,
   idlePct: 5,
   readyMs: 2000,
+  /** Wake-word engine CPU vs its floor (the bare sessions), and vs the Python reference's figure (issue 14). */
+  wakeFloorRatio: 1.3,
+  wakeReferenceRatio: 0.6,
 } as const;
 
-const ALL_PARTS = 'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds';
+const ALL_PARTS =
+  'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds,wakeword-cpu,wakeword-accuracy';
 
 /**
  * A result this far past its goal is not a slow machine but a broken measurement or a regression
@@ -89,6 +102,8 @@ const ABSURD = {
   apa102Pct: 25,
   /** Press → earcon at the speaker: aplay's spawn and first period are tens of ms; a second is a bug. */
   earconP95Ms: 1000,
+  /** The engine's own work is a few copies per 80 ms frame: 3× the bare sessions is a bug. */
+  wakeFloorRatio: 3,
 } as const;
 
 /** How much each row measures: the full bench, or its short form for CI (same code paths). */
@@ -107,6 +122,8 @@ const SIZES = {
     journal: { perRound: 6000, rounds: 6 },
     apa102: { seconds: 4, rounds: 3 },
     sounds: { presses: 30, warmup: 2 },
+    wakeCpu: { audioSeconds: 60, runs: 7 },
+    wakeAccuracyMinutes: 60,
   },
   short: {
     // CI's form (npm test): every row over the same code paths, each as small as still measures.
@@ -123,6 +140,9 @@ const SIZES = {
     journal: { perRound: 1500, rounds: 2 },
     apa102: { seconds: 0.25, rounds: 1 },
     sounds: { presses: 4, warmup: 1 },
+    wakeCpu: { audioSeconds: 10, runs: 3 },
+    // One 5-minute corpus file (the first of the full corpus) and every positive: ~20 s of CPU.
+    wakeAccuracyMinutes: 5,
   },
 } as const;
 
@@ -490,6 +510,52 @@ function reportSounds(r: SoundsResult): void {
   );
 }
 
+function reportWakeCpu(r: WakeCpuResult): void {
+  for (const line of formatWakeCpu(r, {
+    floorRatio: GOALS.wakeFloorRatio,
+    referenceRatio: GOALS.wakeReferenceRatio,
+  }))
+    out(line);
+  for (const c of r.cases) {
+    const ratio = c.engine / c.floor;
+    const ref = c.keywords.length === 1 ? REFERENCE_CPU.one : REFERENCE_CPU.three;
+    const ok = ratio <= GOALS.wakeFloorRatio && c.engine / ref <= GOALS.wakeReferenceRatio;
+    // Scores that differ mean the floor did not run what the engine runs: the ratio would be meaningless.
+    if (c.scoreDiff > 1e-6) failures.push(`wakeword-cpu: floor and engine scores differ by ${c.scoreDiff}`);
+    absurd('wakeword-cpu', ratio > ABSURD.wakeFloorRatio);
+    row(
+      `wake-word CPU, ${c.keywords.length} model${c.keywords.length === 1 ? '' : 's'}: engine vs floor, vs reference`,
+      `${c.engine.toFixed(4)} vs ${c.floor.toFixed(4)} s/s = ${ratio.toFixed(2)}×; ${(c.engine / ref).toFixed(2)}× ${ref}`,
+      `≤ ${GOALS.wakeFloorRatio}×, ≤ ${GOALS.wakeReferenceRatio}× ref`,
+      ok,
+    );
+  }
+}
+
+function reportWakeAccuracy(r: AccuracyResult): void {
+  for (const line of formatWakeAccuracy(r)) out(line);
+  const hours = r.corpusSeconds / 3600;
+  for (const f of r.falseAccepts) {
+    row(
+      `wake-word false accepts, ${f.model}${r.short ? ' (short slice)' : ''}`,
+      `${f.count} in ${hours.toFixed(2)} h = ${f.perHour.toFixed(2)}/h`,
+      'report',
+    );
+  }
+  for (const p of r.recall) {
+    const d = p.clean.detected + p.noisy.detected;
+    const t = p.clean.total + p.noisy.total;
+    row(
+      `wake-word recall "${p.phrase}" (${p.model})`,
+      `${d}/${t}: clean ${p.clean.detected}/${p.clean.total}, 20 dB ${p.noisy.detected}/${p.noisy.total}`,
+      'report',
+    );
+  }
+  // The reference detects every "hey jarvis" of its espeak-ng positives: none here is a broken engine.
+  const jarvis = r.recall.find((p) => p.model === 'hey_jarvis_v0.1');
+  absurd('wakeword-accuracy', jarvis === undefined || jarvis.clean.detected + jarvis.noisy.detected === 0);
+}
+
 /** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
 async function measureLink(
   part: 'dead-peer' | 'restart' | 'reauth',
@@ -649,6 +715,14 @@ async function main(): Promise<number> {
     );
   }
   if (only.has('sounds')) await part('SOUNDS', () => measureSounds(size.sounds), reportSounds);
+  if (only.has('wakeword-cpu')) await part('WAKECPU', () => measureWakeCpu(size.wakeCpu), reportWakeCpu);
+  if (only.has('wakeword-accuracy')) {
+    await part(
+      'WAKEACC',
+      () => measureWakeAccuracy({ minutes: size.wakeAccuracyMinutes, short: values.short }),
+      reportWakeAccuracy,
+    );
+  }
   printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length === 0) return 0;

@@ -20,7 +20,9 @@ cd "$(dirname "$0")/.."
 #   --listen-http collector) and systemd-journal-upload of the journal tests (test/journal/, fed by
 #   the python3 test journald) and the journal files the fleet report's test reads; its units are
 #   installed disabled (nothing starts);
-# - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes.
+# - espeak-ng, sox: scripts/make-sounds.ts regenerates assets/sounds/sounds.pack and a test compares the bytes;
+#   scripts/make-wake-corpus.ts synthesizes the wake-word bench corpus (test/integration/wake-corpus.test.ts,
+#   the bench rows wakeword-accuracy).
 APT_PACKAGES=(alsa-utils python3 fuse3 libfuse3-dev pkg-config gcc g++ make libsystemd-dev shellcheck systemd libopus-dev prometheus systemd-journal-remote espeak-ng sox)
 
 missing=()

@@ -26,7 +26,10 @@
  *              (bench/wakeword-cpu.ts; issue 14),
  *  - wakeword-accuracy: false accepts per hour per model on ≥ 1 h of generated espeak-ng prose with
  *              noise, and recall on 108 synthetic positives (bench/wakeword-accuracy.ts; the corpus is
- *              scripts/make-wake-corpus.ts, cached under .cache/wake-corpus; --short: a 5-minute slice).
+ *              scripts/make-wake-corpus.ts, cached under .cache/wake-corpus; --short: a 5-minute slice),
+ *  - wakeword-device: the real `speakerd run` with the wake word on the fake sound card: end of the
+ *              wake word → `listen detect`, p95, persistent and on-demand; idle CPU and RSS with the
+ *              wake word on vs off (bench/wakeword-device.ts).
  * Prints one compact report with the goals and a summary table last. Exit status: 1 when a row
  * could not run (an error, a tool missing: the bench is broken or the machine cannot measure; either
  * way the number is missing) or a result is absurd (far past any machine's spread: a bug, not a slow
@@ -60,6 +63,14 @@ import { measureStartup, type StartupResult, type StartupTimes } from './startup
 import { MB, mark, mb, Skipped } from './stats.js';
 import { type AccuracyResult, formatWakeAccuracy, measureWakeAccuracy } from './wakeword-accuracy.js';
 import { formatWakeCpu, measureWakeCpu, REFERENCE_CPU, type WakeCpuResult } from './wakeword-cpu.js';
+import {
+  formatWakeDevice,
+  measureWakeDevice,
+  FULL as WAKE_DEVICE_FULL,
+  SHORT as WAKE_DEVICE_SHORT,
+  LATENCY_GOAL_MS as WAKE_LATENCY_GOAL_MS,
+  type WakeDeviceResult,
+} from './wakeword-device.js';
 
 const GOALS = {
   cpuRatio: 2.5,
@@ -83,7 +94,7 @@ const GOALS = {
 } as const;
 
 const ALL_PARTS =
-  'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds,wakeword-cpu,wakeword-accuracy';
+  'cpu,latency,stale,memory,deadpeer,restart,reauth,idle,startup,journal,apa102,sounds,wakeword-cpu,wakeword-accuracy,wakeword-device';
 
 /**
  * A result this far past its goal is not a slow machine but a broken measurement or a regression
@@ -124,6 +135,7 @@ const SIZES = {
     sounds: { presses: 30, warmup: 2 },
     wakeCpu: { audioSeconds: 60, runs: 7 },
     wakeAccuracyMinutes: 60,
+    wakeDevice: WAKE_DEVICE_FULL,
   },
   short: {
     // CI's form (npm test): every row over the same code paths, each as small as still measures.
@@ -143,6 +155,7 @@ const SIZES = {
     wakeCpu: { audioSeconds: 10, runs: 3 },
     // One 5-minute corpus file (the first of the full corpus) and every positive: ~20 s of CPU.
     wakeAccuracyMinutes: 5,
+    wakeDevice: WAKE_DEVICE_SHORT,
   },
 } as const;
 
@@ -556,6 +569,26 @@ function reportWakeAccuracy(r: AccuracyResult): void {
   absurd('wakeword-accuracy', jarvis === undefined || jarvis.clean.detected + jarvis.noisy.detected === 0);
 }
 
+function reportWakeDevice(r: WakeDeviceResult): void {
+  for (const line of formatWakeDevice(r.runs, r.idle)) out(line);
+  for (const l of r.runs) {
+    const card = l.p95 + l.cardDelayMs;
+    absurd(`wakeword-device ${l.mode}`, card > 3 * WAKE_LATENCY_GOAL_MS);
+    row(
+      `wake word end → listen detect, ${l.mode}`,
+      `p95 ${l.p95.toFixed(0)} ms (+${l.cardDelayMs.toFixed(0)} ms card period ≈ ${card.toFixed(0)} ms)`,
+      `≤ ${WAKE_LATENCY_GOAL_MS} ms`,
+      card <= WAKE_LATENCY_GOAL_MS,
+    );
+  }
+  const { idle } = r;
+  row(
+    'idle CPU and RSS, wake word on vs off',
+    `${idle.onPct.toFixed(2)} % vs ${idle.offPct.toFixed(2)} % of a core; ${mb(idle.onRss)} vs ${mb(idle.offRss)}`,
+    'report',
+  );
+}
+
 /** deadpeer, restart and reauth run in scripts/measure.ts: the test harness they use stays out of this process. */
 async function measureLink(
   part: 'dead-peer' | 'restart' | 'reauth',
@@ -723,6 +756,8 @@ async function main(): Promise<number> {
       reportWakeAccuracy,
     );
   }
+  if (only.has('wakeword-device'))
+    await part('WAKEDEV', () => measureWakeDevice(size.wakeDevice), reportWakeDevice);
   printSummary();
   out(`(${((performance.now() - t0) / 1000).toFixed(0)} s)`);
   if (failures.length === 0) return 0;

@@ -13,12 +13,11 @@
  * MicHealth 'muted'): that one is detected, this one is chosen.
  */
 import { EventEmitter } from 'node:events';
-import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { describeError, errnoCode } from '../core/errors.js';
+import { isPlainObject } from '../core/json.js';
 import { StateCell } from '../core/state.js';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { readSavedState, type SavedStateSpec, writeSavedState } from '../system/saved-state.js';
 
 export const MUTE_FILE = 'mute.json';
 
@@ -94,48 +93,24 @@ export class PrivacyMute extends EventEmitter<PrivacyMuteEvents> {
     await this.#chain;
   }
 
-  async #read(): Promise<boolean> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.#file, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false;
-      this.#d.log.warn(
-        { file: this.#file, err: describeError(err) },
-        'cannot read the saved mute state; starting unmuted',
-      );
-      return false;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      this.#d.log.warn(
-        { file: this.#file, err: describeError(err), content: JSON.stringify(text.slice(0, 64)) },
-        'saved mute state is not JSON; starting unmuted',
-      );
-      return false;
-    }
-    const muted =
-      typeof parsed === 'object' && parsed !== null && 'muted' in parsed ? parsed.muted : undefined;
-    if (typeof muted !== 'boolean') {
-      this.#d.log.warn(
-        { file: this.#file, content: JSON.stringify(text.slice(0, 64)) },
-        'saved mute state is not {"muted": true|false}; starting unmuted',
-      );
-      return false;
-    }
-    return muted;
+  #read(): Promise<boolean> {
+    return readSavedState(this.#saved(), false, 'starting unmuted');
   }
 
-  /** Atomically (system/atomic-file.ts): a power cut leaves the old state or the new one. */
-  async #persist(muted: boolean): Promise<void> {
-    const failed = await writeFileAtomic(this.#file, `${JSON.stringify({ muted })}\n`, this.#d.log);
-    if (failed !== undefined) {
-      this.#d.log.warn(
-        { file: this.#file, err: failed },
-        `cannot save the mute state (${muted ? 'muted' : 'unmuted'} is in effect until restart)`,
-      );
-    }
+  #persist(muted: boolean): Promise<void> {
+    return writeSavedState(this.#saved(), { muted }, muted ? 'muted' : 'unmuted');
+  }
+
+  #saved(): SavedStateSpec<boolean> {
+    return {
+      file: this.#file,
+      what: 'mute state',
+      shape: '{"muted": true|false}',
+      pick: (parsed) => {
+        const muted = isPlainObject(parsed) ? parsed.muted : undefined;
+        return typeof muted === 'boolean' ? muted : undefined;
+      },
+      log: this.#d.log,
+    };
   }
 }

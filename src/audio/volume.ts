@@ -12,12 +12,12 @@
  * the same as in software mode) and the software gain stays at 100. amixer failures are operational:
  * logged as warnings, never thrown.
  */
-import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.js';
-import { describeError, errnoCode } from '../core/errors.js';
-import { writeFileAtomic } from '../system/atomic-file.js';
+import { describeError } from '../core/errors.js';
+import { isPlainObject } from '../core/json.js';
+import { readSavedState, type SavedStateSpec, writeSavedState } from '../system/saved-state.js';
 import { type ChildLike, defaultSpawn, type SpawnFn } from './child.js';
 
 export const VOLUME_FILE = 'volume.json';
@@ -161,50 +161,26 @@ export class Volume {
     this.#gain = this.#gainFor(level);
   }
 
-  async #read(): Promise<number> {
+  #read(): Promise<number> {
     const fallback = this.#d.defaultLevel;
-    let text: string;
-    try {
-      text = await fsp.readFile(this.#file, 'utf8');
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return fallback;
-      this.#d.log.warn(
-        { file: this.#file, err: describeError(err) },
-        `cannot read the saved volume; using the default ${fallback}`,
-      );
-      return fallback;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      this.#d.log.warn(
-        { file: this.#file, err: describeError(err), content: JSON.stringify(text.slice(0, 64)) },
-        `saved volume is not JSON; using the default ${fallback}`,
-      );
-      return fallback;
-    }
-    const level =
-      typeof parsed === 'object' && parsed !== null && 'level' in parsed ? parsed.level : undefined;
-    if (!isVolumeLevel(level)) {
-      this.#d.log.warn(
-        { file: this.#file, content: JSON.stringify(text.slice(0, 64)) },
-        `saved volume is not {"level": 0–100}; using the default ${fallback}`,
-      );
-      return fallback;
-    }
-    return level;
+    return readSavedState(this.#saved(), fallback, `using the default ${fallback}`);
   }
 
-  /** Atomically (system/atomic-file.ts): a power cut leaves the old level or the new one. */
-  async #persist(level: number): Promise<void> {
-    const failed = await writeFileAtomic(this.#file, `${JSON.stringify({ level })}\n`, this.#d.log);
-    if (failed !== undefined) {
-      this.#d.log.warn(
-        { file: this.#file, err: failed },
-        `cannot save the volume (${level} is in effect until restart)`,
-      );
-    }
+  #persist(level: number): Promise<void> {
+    return writeSavedState(this.#saved(), { level }, String(level));
+  }
+
+  #saved(): SavedStateSpec<number> {
+    return {
+      file: this.#file,
+      what: 'volume',
+      shape: '{"level": 0–100}',
+      pick: (parsed) => {
+        const level = isPlainObject(parsed) ? parsed.level : undefined;
+        return isVolumeLevel(level) ? level : undefined;
+      },
+      log: this.#d.log,
+    };
   }
 
   /** One amixer run; resolves when it has exited (or was killed at the timeout). Never rejects. */

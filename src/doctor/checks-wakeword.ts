@@ -9,12 +9,12 @@
  */
 import type { Config } from '../config/schema.js';
 import { describeError } from '../core/errors.js';
-import { type Random, seededRandom } from '../core/random.js';
+import type { Random } from '../core/random.js';
 import { createLogger, type Logger } from '../system/logger.js';
-import { WakeWordEngine } from '../wakeword/engine.js';
+import type { WakeWordEngine } from '../wakeword/engine.js';
 import { FRAME_SAMPLES, SAMPLE_RATE } from '../wakeword/features.js';
 import { type OrtImporter, WakeWordError } from '../wakeword/onnx.js';
-import { explainWakeWordError, featureModelDirOf } from '../wakeword/preflight.js';
+import { engineForConfig, explainWakeWordError, featureModelDirOf } from '../wakeword/preflight.js';
 import { type CheckResult, failed, pass, skip } from './check.js';
 
 export const WAKE_WORD_CHECK = 'wake word';
@@ -56,11 +56,9 @@ export async function checkWakeWord(
   const t0 = performance.now();
   let engine: WakeWordEngine;
   try {
-    engine = await WakeWordEngine.create({
-      featureModelDir,
-      keywords: w.models.map((m) => ({ path: m.path })),
-      random: deps.random ?? seededRandom(0),
+    engine = await engineForConfig(w, {
       log,
+      ...(deps.random === undefined ? {} : { random: deps.random }),
       ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
     });
   } catch (err) {

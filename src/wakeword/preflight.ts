@@ -56,18 +56,30 @@ export interface PreflightDeps {
   readonly random?: Random;
 }
 
+/**
+ * The engine as the daemon's worker builds it from the config (the feature models from
+ * featureModelDirOf, every keyword model): what check-config and doctor load. Throws as
+ * WakeWordEngine.create does.
+ */
+export function engineForConfig(
+  w: Pick<WakeWordConfig, 'featureModelDir' | 'models'>,
+  deps: PreflightDeps,
+): Promise<WakeWordEngine> {
+  return WakeWordEngine.create({
+    featureModelDir: featureModelDirOf(w),
+    keywords: w.models.map((m) => ({ path: m.path })),
+    random: deps.random ?? seededRandom(0),
+    log: deps.log,
+    ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
+  });
+}
+
 /** Loads the runtime and every configured model once, then releases them. */
 export async function preflightWakeWord(w: WakeWordConfig, deps: PreflightDeps): Promise<PreflightResult> {
   const featureModelDir = featureModelDirOf(w);
   let engine: WakeWordEngine;
   try {
-    engine = await WakeWordEngine.create({
-      featureModelDir,
-      keywords: w.models.map((m) => ({ path: m.path })),
-      random: deps.random ?? seededRandom(0),
-      log: deps.log,
-      ...(deps.importOrt === undefined ? {} : { importOrt: deps.importOrt }),
-    });
+    engine = await engineForConfig(w, deps);
   } catch (err) {
     return {
       ok: false,

@@ -17,8 +17,14 @@ import { type Random, seededRandom } from '../core/random.js';
 import { modelName, WakeWordEngine } from './engine.js';
 import { type OrtImporter, ortSupportsPlatform, WakeWordError } from './onnx.js';
 
+/** What locates the models: wakeWord's `featureModelDir` and `models` (or the worker's copy of them). */
+export interface ModelPaths {
+  readonly featureModelDir?: string | undefined;
+  readonly models: readonly { readonly path: string }[];
+}
+
 /** wakeWord.featureModelDir, else the first model's directory (the schema's documented default). */
-export function featureModelDirOf(w: Pick<WakeWordConfig, 'featureModelDir' | 'models'>): string {
+export function featureModelDirOf(w: ModelPaths): string {
   return w.featureModelDir ?? dirname(w.models[0]?.path ?? '.');
 }
 
@@ -61,10 +67,7 @@ export interface PreflightDeps {
  * featureModelDirOf, every keyword model): what check-config and doctor load. Throws as
  * WakeWordEngine.create does.
  */
-export function engineForConfig(
-  w: Pick<WakeWordConfig, 'featureModelDir' | 'models'>,
-  deps: PreflightDeps,
-): Promise<WakeWordEngine> {
+export function engineForConfig(w: ModelPaths, deps: PreflightDeps): Promise<WakeWordEngine> {
   return WakeWordEngine.create({
     featureModelDir: featureModelDirOf(w),
     keywords: w.models.map((m) => ({ path: m.path })),

@@ -13,9 +13,9 @@
 import { isMainThread, type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { seededRandom } from '../core/random.js';
-import { WakeWordEngine } from './engine.js';
+import type { WakeWordEngine } from './engine.js';
 import { FrameRing, type FrameRingBuffers } from './frame-ring.js';
-import { explainWakeWordError } from './preflight.js';
+import { engineForConfig, explainWakeWordError } from './preflight.js';
 import { Trigger } from './trigger.js';
 import { SampleRing } from './wake-audio.js';
 
@@ -71,12 +71,7 @@ async function run(port: MessagePort, config: WorkerConfig): Promise<void> {
   const frames = new FrameRing(config.ring);
   let engine: WakeWordEngine;
   try {
-    engine = await WakeWordEngine.create({
-      featureModelDir: config.featureModelDir,
-      keywords: config.models.map((m) => ({ path: m.path })),
-      random: seededRandom(config.seed),
-      log,
-    });
+    engine = await engineForConfig(config, { random: seededRandom(config.seed), log });
   } catch (err) {
     post({
       type: 'load-failed',

@@ -25,7 +25,8 @@ import { DaemonSounds } from './sounds/daemon-sounds.js';
 import type { SoundBank } from './sounds/sound-bank.js';
 import { GatedSource } from './sounds/uplink-gate.js';
 import type { Connector } from './transport/connection.js';
-import type { WakeDetection, WakeWordInput } from './wakeword/detector.js';
+import type { WakeWordInput } from './wakeword/detector.js';
+import { WakeWiring } from './wakeword/wake-wiring.js';
 
 export interface Identity {
   readonly deviceId: string;
@@ -87,9 +88,6 @@ export interface DaemonDeps {
   readonly wakeWord?: WakeWordInput;
 }
 
-/** Why the daemon pauses the detector: the device is talking, and hears itself (no AEC). */
-const WAKE_PAUSE_SPEAKING = 'speaking';
-
 export interface DaemonEvents {
   indicator: [indicator: Indicator];
   status: [status: string];
@@ -123,10 +121,8 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   #activationMessage = '';
   /** The mic's last fault message while it is faulted, '' while it delivers. */
   #micFault = '';
-  /** Whether the daemon holds the detector paused ('speaking') or not; the one place that pairs pause/resume. */
-  #wakeGate: 'open' | 'paused' = 'open';
-  readonly #wakeLog: Logger;
-  readonly #onWake = (d: WakeDetection): void => this.#wake(d);
+  /** The wake word's detections into the conversation (wakeword/wake-wiring.ts), when there is one. */
+  readonly #wake: WakeWiring | undefined;
 
   constructor(deps: DaemonDeps) {
     super();
@@ -194,7 +190,15 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       log: log.child({ component: 'conversation' }),
       micAllowed: () => !this.muted,
     });
-    this.#wakeLog = log.child({ component: 'wakeword' });
+    this.#wake = deps.wakeWord
+      ? new WakeWiring({
+          input: deps.wakeWord,
+          conversation: this.conversation,
+          duringSpeech: config.wakeWord.duringSpeech,
+          muted: () => this.muted,
+          log: log.child({ component: 'wakeword' }),
+        })
+      : undefined;
     this.#controls = new AudioControls({
       privacy: deps.privacy,
       volume: deps.volume,
@@ -257,9 +261,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     // the LEDs nor STATUS ever show the in-between "online · offline".
     this.supervisor.on('state', () => this.#scheduleRender());
     this.conversation.on('state', () => this.#scheduleRender());
-    // At once, not with the render: the device's first words must not reach a running detector.
-    this.conversation.on('speaker', () => this.#gateWake());
-    this.#d.wakeWord?.on('detection', this.#onWake);
+    this.#wake?.start();
     this.supervisor.start();
     this.#render();
   }
@@ -336,7 +338,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
     this.#state = 'stopping';
     this.#d.privacy?.off('change', this.#onPrivacy);
     this.sounds?.stop();
-    this.#d.wakeWord?.off('detection', this.#onWake);
+    this.#wake?.stop();
     this.conversation.stop();
     await this.supervisor.stop();
     await Promise.all([this.#source.close(), this.#d.sink.close()]);
@@ -369,45 +371,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
       },
       (err: unknown) => this.#d.log.error({ err: describeError(err) }, 'mcp: answering failed'),
     );
-  }
-
-  /**
-   * A detection (issue 14). Logged at info whatever becomes of it: the operator tunes thresholds
-   * from these lines (phrase, model, score, and the state it came in).
-   */
-  #wake(d: WakeDetection): void {
-    if (this.#state !== 'running') return;
-    const state = this.conversation.state;
-    this.#wakeLog.info(
-      { phrase: d.phrase, model: d.model, score: d.score, conversation: state },
-      `wake word "${d.phrase}" (${d.model}, score ${d.score.toFixed(3)}) in ${state}`,
-    );
-    // Muted (issue 15 §3): nothing the mic hears may start anything; the detection is only logged.
-    if (this.muted) {
-      this.#wakeLog.info('wake word ignored: the microphone is muted (privacy)');
-      return;
-    }
-    this.conversation.wake(d);
-  }
-
-  /**
-   * The detector is paused while a reply is on the speaker (issue 14: no AEC, so the device's own
-   * voice must not wake it), unless `wakeWord.duringSpeech` makes a wake word a barge-in there.
-   * "On the speaker" is the conversation's speaker, not its state: in push-to-talk mode, or after a
-   * link lost during play-out, the conversation is at rest while the reply's tail still plays.
-   * (The prompt sounds are not covered: an earcon is under 0.3 s and the code's digits are no
-   * keyword; a detector fed them would have to say otherwise first.)
-   */
-  #gateWake(): void {
-    const input = this.#d.wakeWord;
-    if (!input) return;
-    const speaking = this.conversation.speaker !== 'silent' && !this.#d.config.wakeWord.duringSpeech;
-    const want = speaking ? 'paused' : 'open';
-    if (want === this.#wakeGate) return;
-    this.#wakeGate = want;
-    // The detector logs its own pause and resume (its one state field).
-    if (want === 'paused') input.pause(WAKE_PAUSE_SPEAKING);
-    else input.resume(WAKE_PAUSE_SPEAKING);
   }
 
   #renderQueued = false;

@@ -3,9 +3,9 @@
  * level the adapter reads on each edge and an injected clock, so a bounce train, a 2.9 s hold and
  * a double click are unit tests with a manual clock, not a Pi on a desk.
  *
- * - Debounce by settling: a level counts once it has held `debounceMs` without another edge. A
- *   contact bounces for a few ms on press and on release; an EMI spike is shorter than the window.
- *   The cost is `debounceMs` of latency on each edge, which the pre-roll covers (audio/preroll.ts).
+ * - Debounce by settling (debounce.ts): a level counts once it has held `debounceMs` without
+ *   another edge. The cost is `debounceMs` of latency on each edge, which the pre-roll covers
+ *   (audio/preroll.ts).
  * - Every settled press emits `press`, every settled release `release` (push-to-talk uses them).
  * - A release before `longPressMs` is a `click` (toggle mode). With `doubleClickMs` > 0 the click
  *   waits that long for a second one, which makes a `doubleClick` instead of two clicks.
@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { SettledLevel } from './debounce.js';
 import type { InputEvent } from './input.js';
 
 export interface ButtonTiming {
@@ -39,15 +40,10 @@ export interface ButtonEvents {
 
 export class ButtonGestures extends EventEmitter<ButtonEvents> {
   #state: ButtonState = 'up';
-  /** The last level read from the line (true = pressed), settled or not. */
-  #raw = false;
-  /** The settled level: what the gestures are made of. */
-  #settled = false;
-  #settleTimer: TimerHandle | undefined;
+  /** The settled level (true = pressed): what the gestures are made of. */
+  readonly #level: SettledLevel;
   #longTimer: TimerHandle | undefined;
   #doubleTimer: TimerHandle | undefined;
-  /** When the last raw edge came: a settled level began then (the long press counts from it). */
-  #lastEdgeAt = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -55,6 +51,10 @@ export class ButtonGestures extends EventEmitter<ButtonEvents> {
     private readonly log: Logger,
   ) {
     super();
+    // A press counts its long-press time from its first edge, not from the end of its debounce.
+    this.#level = new SettledLevel(clock, timing.debounceMs, (pressed, edgeAt) =>
+      pressed ? this.#pressed(edgeAt) : this.#released(),
+    );
   }
 
   get state(): ButtonState {
@@ -66,35 +66,15 @@ export class ButtonGestures extends EventEmitter<ButtonEvents> {
    * Levels equal to the last one are harmless (an interrupt can report a level twice).
    */
   edge(pressed: boolean): void {
-    if (pressed === this.#raw) return;
-    this.#raw = pressed;
-    this.#lastEdgeAt = this.clock.now();
-    this.clock.clearTimeout(this.#settleTimer);
-    this.#settleTimer = undefined;
-    if (pressed === this.#settled) return; // a bounce back to the settled level: nothing to confirm
-    if (this.timing.debounceMs === 0) {
-      this.#settle();
-      return;
-    }
-    this.#settleTimer = this.clock.setTimeout(() => {
-      this.#settleTimer = undefined;
-      this.#settle();
-    }, this.timing.debounceMs);
+    this.#level.edge(pressed);
   }
 
   /** Forgets everything and cancels every timer (the adapter stops reading the line). Idempotent. */
   stop(): void {
-    for (const t of [this.#settleTimer, this.#longTimer, this.#doubleTimer]) this.clock.clearTimeout(t);
-    this.#settleTimer = this.#longTimer = this.#doubleTimer = undefined;
-    this.#raw = this.#settled = false;
+    for (const t of [this.#longTimer, this.#doubleTimer]) this.clock.clearTimeout(t);
+    this.#longTimer = this.#doubleTimer = undefined;
+    this.#level.reset(false);
     this.#transition('up', 'stopped');
-  }
-
-  #settle(): void {
-    if (this.#raw === this.#settled) return;
-    this.#settled = this.#raw;
-    if (this.#settled) this.#pressed(this.#lastEdgeAt);
-    else this.#released();
   }
 
   #pressed(at: number): void {

@@ -12,7 +12,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { SettledLevel } from './debounce.js';
 
 /** What the controls report; the daemon decides what each does (daemon.ts `control`). */
 export type ControlEvent =
@@ -35,20 +36,19 @@ export interface DebouncedLineEvents {
   level: [active: boolean, atStart: boolean];
 }
 
-/** One input line's settled level (button.ts's debounce by settling, without the gestures). */
+/** One input line's settled level (debounce.ts), known from its first read, without gestures. */
 export class DebouncedLine extends EventEmitter<DebouncedLineEvents> {
   #state: LineLevelState = 'unknown';
-  /** The last level read, settled or not. */
-  #raw = false;
-  #timer: TimerHandle | undefined;
+  readonly #level: SettledLevel;
 
   constructor(
-    private readonly clock: Clock,
-    private readonly debounceMs: number,
+    clock: Clock,
+    debounceMs: number,
     private readonly log: Logger,
     private readonly what: string,
   ) {
     super();
+    this.#level = new SettledLevel(clock, debounceMs, (active) => this.#settle(active, false));
   }
 
   get state(): LineLevelState {
@@ -57,8 +57,8 @@ export class DebouncedLine extends EventEmitter<DebouncedLineEvents> {
 
   /** The level read when the line was exported: settled at once (nothing to debounce against yet). */
   initial(active: boolean): void {
-    this.#raw = active;
-    this.#settle(true);
+    this.#level.reset(active);
+    this.#settle(active, true);
   }
 
   /** One edge as the adapter read it (logical level). A repeat of the last level is harmless. */
@@ -67,32 +67,19 @@ export class DebouncedLine extends EventEmitter<DebouncedLineEvents> {
       this.initial(active);
       return;
     }
-    if (active === this.#raw) return;
-    this.#raw = active;
-    this.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (active === (this.#state === 'active')) return; // bounced back to the settled level
-    if (this.debounceMs === 0) {
-      this.#settle(false);
-      return;
-    }
-    this.#timer = this.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#settle(false);
-    }, this.debounceMs);
+    this.#level.edge(active);
   }
 
   /** Cancels the pending settle (the adapter stops reading the line). Idempotent. */
   stop(): void {
-    this.clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#level.cancel();
   }
 
-  #settle(atStart: boolean): void {
-    const to: LineLevelState = this.#raw ? 'active' : 'inactive';
+  #settle(active: boolean, atStart: boolean): void {
+    const to: LineLevelState = active ? 'active' : 'inactive';
     if (to === this.#state) return;
     this.log.debug({ line: this.what, from: this.#state, to }, `${this.what} ${this.#state} → ${to}`);
     this.#state = to;
-    this.emit('level', this.#raw, atStart);
+    this.emit('level', active, atStart);
   }
 }

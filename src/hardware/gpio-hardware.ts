@@ -98,10 +98,10 @@ export class GpioHardware extends EventEmitter<GpioHardwareEvents> {
    * switch: the composition root applies it before the daemon starts ("a switch wins").
    */
   get muteSwitch(): boolean | undefined {
-    const mute = this.#d.gpio.mute;
     const state = this.#controls.get('mute')?.state;
-    if (mute?.kind !== 'switch' || state === undefined || state === 'unknown') return undefined;
-    return (state === 'active') === (mute.mutedWhen === 'active');
+    if (state === undefined || state === 'unknown') return undefined;
+    const position = controlEvent('mute', state === 'active', true, this.#d.gpio.mute);
+    return position?.kind === 'muteSwitch' ? position.muted : undefined;
   }
 
   /**

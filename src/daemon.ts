@@ -10,6 +10,7 @@ import { AudioControls, type PrivacyControl } from './audio/controls.js';
 import { OpusDecoder, OpusEncoder } from './audio/opus.js';
 import type { Config } from './config/schema.js';
 import { Conversation, type ConversationState, type TurnTimeline } from './conversation/conversation.js';
+import { isTalkGesture } from './conversation/gestures.js';
 import type { Clock } from './core/clock.js';
 import { describeError, type Fault } from './core/errors.js';
 import type { Random } from './core/random.js';
@@ -289,7 +290,7 @@ export class Daemon extends EventEmitter<DaemonEvents> {
 
   input(event: InputEvent): void {
     if (this.#state !== 'running') return;
-    if (this.muted && this.#talkGesture(event)) {
+    if (this.muted && isTalkGesture(event, this.#d.config.conversation.buttonMode)) {
       // No turn while muted; a long press (reconnect) and a double click (stop) still work.
       this.#d.log.info({ input: event }, `${event} while muted: no turn`);
       this.emit('mutedInput', event);
@@ -311,11 +312,6 @@ export class Daemon extends EventEmitter<DaemonEvents> {
   /** Sets the speaker volume and emits `volume` (the volume buttons, and MCP set_volume via main.ts). */
   setVolume(level: number, reason: string): Promise<void> {
     return this.#controls.setVolume(level, reason);
-  }
-
-  /** The gesture that starts a turn in the configured button mode. */
-  #talkGesture(event: InputEvent): boolean {
-    return this.#d.config.conversation.buttonMode === 'push-to-talk' ? event === 'press' : event === 'click';
   }
 
   readonly #onPrivacy = (muted: boolean, reason: string): void => {

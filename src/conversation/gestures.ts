@@ -4,20 +4,27 @@
  * the connection comes. The wake word (wake.ts) starts its turns through the same begin(),
  * interrupt() and startPendingTurn().
  */
+import type { ConversationConfig } from '../config/schema.js';
 import type { InputEvent } from '../hardware/input.js';
 import type { ClientMessage, ListenMode } from '../protocol/messages.js';
 import { sendOpening } from './opening.js';
 import { ABORT, LISTEN_STOP, type TurnContext } from './turn-context.js';
 import type { Turn, TurnOutcome, TurnTrigger } from './turn-timeline.js';
 
+/** The gesture that starts a turn: a click in toggle mode, a press in push-to-talk mode. */
+export function isTalkGesture(event: InputEvent, buttonMode: ConversationConfig['buttonMode']): boolean {
+  return buttonMode === 'push-to-talk' ? event === 'press' : event === 'click';
+}
+
 export function handleInput(ctx: TurnContext, event: InputEvent): void {
   const { config, log } = ctx.d;
   log.debug({ input: event }, `input ${event} in ${ctx.state}`);
   const ptt = config.buttonMode === 'push-to-talk';
   if (event === 'longPress') longPress(ctx);
-  else if (event === 'click' && !ptt) talk(ctx, 'click', 'auto');
-  else if (event === 'press' && ptt) talk(ctx, 'press', 'manual');
-  else if (event === 'release' && ptt) release(ctx);
+  else if (isTalkGesture(event, config.buttonMode)) {
+    if (ptt) talk(ctx, 'press', 'manual');
+    else talk(ctx, 'click', 'auto');
+  } else if (event === 'release' && ptt) release(ctx);
   else if (event === 'doubleClick') stop(ctx);
   else log.debug(`${event} means nothing in ${config.buttonMode} mode`);
 }
